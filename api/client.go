@@ -1,0 +1,208 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// Client talks to one node's API.
+type Client struct {
+	Base string // e.g. http://127.0.0.1:7700
+	HTTP *http.Client
+}
+
+// NewClient returns a client for the node at addr (host:port or URL).
+func NewClient(addr string) *Client {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{}}
+}
+
+// APIError is a non-2xx answer; it unwraps to the transaction error so
+// txerr.CodeOf works on it.
+type APIError struct {
+	Status int
+	ErrorResponse
+}
+
+func (e *APIError) Error() string { return e.ErrorResponse.Error }
+
+// Unwrap returns the transaction-coded error.
+func (e *APIError) Unwrap() error {
+	return &txerr.Error{Code: txerr.Code(e.Code), Msg: e.ErrorResponse.Error}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("node at %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusUnprocessableEntity {
+		e := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(raw, &e.ErrorResponse) != nil || e.ErrorResponse.Error == "" {
+			e.ErrorResponse = ErrorResponse{Code: uint32(txerr.Internal), Error: fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(raw))}
+		}
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(raw, out)
+}
+
+// Status returns the node's status.
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	var s Status
+	return &s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+}
+
+// SubmitRaw submits signed envelope bytes and waits for the commit. A
+// transaction that committed with a non-zero code is returned with a nil
+// error: its Code says what the block decided.
+func (c *Client) SubmitRaw(ctx context.Context, channel string, raw []byte) (*TxResponse, error) {
+	var r TxResponse
+	err := c.do(ctx, http.MethodPost, "/v1/channels/"+url.PathEscape(channel)+"/txs", SubmitRequest{Tx: raw}, &r)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Call signs a contract call as id and submits it.
+func (c *Client) Call(ctx context.Context, id *identity.Identity, channel, contractName, method string, args any) (*TxResponse, error) {
+	raw, err := SignCall(id, channel, contractName, method, args, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return c.SubmitRaw(ctx, channel, raw)
+}
+
+// SignCall builds and signs an envelope with a random nonce.
+func SignCall(id *identity.Identity, channel, contractName, method string, args any, now time.Time) ([]byte, error) {
+	a, err := canon.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("encode arguments: %w", err)
+	}
+	var n [8]byte
+	if _, err := rand.Read(n[:]); err != nil {
+		return nil, err
+	}
+	fp := id.Member.Fingerprint
+	return envelope.Sign(envelope.Payload{Channel: channel, Contract: contractName, Method: method, Args: a,
+		Creator: fp[:], Nonce: binary.BigEndian.Uint64(n[:]), Timestamp: now.UnixNano()}, id.Key)
+}
+
+// Query runs a read-only contract query; out receives the JSON result.
+func (c *Client) Query(ctx context.Context, channel, contractName, method string, args any, out any) error {
+	a, err := canon.Marshal(args)
+	if err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/v1/channels/%s/query/%s/%s", url.PathEscape(channel), url.PathEscape(contractName), url.PathEscape(method))
+	return c.do(ctx, http.MethodPost, path, QueryRequest{Args: a}, out)
+}
+
+// Tx returns a committed transaction with its envelope.
+func (c *Client) Tx(ctx context.Context, channel, id string) (*TxResponse, error) {
+	var r TxResponse
+	return &r, c.do(ctx, http.MethodGet, "/v1/channels/"+url.PathEscape(channel)+"/txs/"+url.PathEscape(id), nil, &r)
+}
+
+// Block returns a block summary.
+func (c *Client) Block(ctx context.Context, channel string, height int64) (*BlockResponse, error) {
+	var r BlockResponse
+	return &r, c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/channels/%s/blocks/%d", url.PathEscape(channel), height), nil, &r)
+}
+
+// Channel creates or joins a channel.
+func (c *Client) Channel(ctx context.Context, req ChannelRequest) (*ChannelResponse, error) {
+	var r ChannelResponse
+	return &r, c.do(ctx, http.MethodPost, "/v1/channels", req, &r)
+}
+
+// Events streams contract events from height from (or only new ones if
+// from < 0) until ctx ends or fn returns false. With stopAtLive it returns
+// once the committed events are replayed, before live ones.
+func (c *Client) Events(ctx context.Context, channel string, from int64, fn func(EventMessage) bool, stopAtLive bool) error {
+	u := c.Base + "/v1/channels/" + url.PathEscape(channel) + "/events"
+	if from >= 0 {
+		u += fmt.Sprintf("?from=%d", from)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("node at %s: %w", c.Base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e ErrorResponse
+		json.Unmarshal(raw, &e)
+		return &APIError{Status: resp.StatusCode, ErrorResponse: e}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == ": live" && stopAtLive:
+			return nil
+		case strings.HasPrefix(line, "event: "):
+			event = line[len("event: "):]
+		case strings.HasPrefix(line, "data: "):
+			data := line[len("data: "):]
+			if event == "error" {
+				return fmt.Errorf("event stream: %s", data)
+			}
+			var m EventMessage
+			if err := json.Unmarshal([]byte(data), &m); err != nil {
+				return fmt.Errorf("event stream: %w", err)
+			}
+			if !fn(m) {
+				return nil
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
+}

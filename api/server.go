@@ -1,0 +1,432 @@
+package api
+
+import (
+	"context"
+	"crypto/ecdsa"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometbft/cometbft/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/ledger"
+	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Version is reported by /v1/status.
+const Version = "0.1.0"
+
+// maxBody bounds request bodies: an envelope is at most 4 MiB by genesis
+// limits, a genesis document far less.
+const maxBody = 8 << 20
+
+// SubmitTimeout is how long a submit waits for its block by default.
+const SubmitTimeout = 30 * time.Second
+
+// Server serves the API of one node.
+type Server struct {
+	n       *node.Node
+	log     *slog.Logger
+	mux     *http.ServeMux
+	reg     *prometheus.Registry
+	submits *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	height  *prometheus.GaugeVec
+}
+
+// NewServer returns the API handler for n.
+func NewServer(n *node.Node) *Server {
+	s := &Server{n: n, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s.submits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_tx_submitted_total",
+		Help: "Transactions submitted through the API, by channel and result code."}, []string{"channel", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealnet_tx_commit_seconds",
+		Help: "Submit-to-commit latency.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"channel"})
+	s.height = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sealnet_block_height",
+		Help: "Last committed height."}, []string{"channel"})
+	s.reg.MustRegister(s.submits, s.latency, s.height, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	for _, c := range n.Channels() {
+		s.watch(c)
+	}
+	m := s.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	m.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /v1/status", s.status)
+	m.HandleFunc("GET /v1/channels", s.status)
+	m.HandleFunc("POST /v1/channels", s.channel)
+	m.HandleFunc("POST /v1/channels/{ch}/txs", s.submit)
+	m.HandleFunc("GET /v1/channels/{ch}/txs/{id}", s.tx)
+	m.HandleFunc("GET /v1/channels/{ch}/blocks/{h}", s.block)
+	m.HandleFunc("POST /v1/channels/{ch}/query/{contract}/{method}", s.query)
+	m.HandleFunc("GET /v1/channels/{ch}/events", s.events)
+	return s
+}
+
+func (s *Server) watch(c *ledger.Channel) {
+	g := s.height.WithLabelValues(c.Name)
+	h, _ := c.App.Height()
+	g.Set(float64(h))
+	c.App.OnCommit(func(b *ledger.Block) { g.Set(float64(b.Height)) })
+}
+
+// ServeHTTP implements http.Handler, logging each request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &statusWriter{ResponseWriter: w, code: 200}
+	s.mux.ServeHTTP(rw, r)
+	s.log.Debug("api", "method", r.Method, "path", r.URL.Path, "status", rw.code, "ms", time.Since(start).Milliseconds())
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.code = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeErr maps an error to its HTTP status and transaction code.
+func writeErr(w http.ResponseWriter, err error) {
+	code := txerr.CodeOf(err)
+	var unk node.ErrUnknownChannel
+	status := http.StatusBadRequest
+	switch {
+	case errors.As(err, &unk):
+		code, status = txerr.WrongChannel, http.StatusNotFound
+	case code == txerr.NotFound:
+		status = http.StatusNotFound
+	case code == txerr.Unavailable || errors.Is(err, context.DeadlineExceeded):
+		code, status = txerr.Unavailable, http.StatusServiceUnavailable
+	case code == txerr.Internal:
+		status = http.StatusInternalServerError
+	case code == txerr.BadSignature || code == txerr.UnknownCert || code == txerr.ExpiredCert || code == txerr.RevokedCert:
+		status = http.StatusUnauthorized
+	case code == txerr.RoleDenied:
+		status = http.StatusForbidden
+	case code == txerr.Replay || code == txerr.Duplicate:
+		status = http.StatusConflict
+	}
+	writeJSON(w, status, ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
+}
+
+func readJSON(r *http.Request, v any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return txerr.New(txerr.Malformed, "read body: %v", err)
+	}
+	if len(body) > maxBody {
+		return txerr.New(txerr.Oversized, "request body above %d bytes", maxBody)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return txerr.New(txerr.Malformed, "request body: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	cfg := s.n.Config()
+	st := Status{Org: cfg.Org, NodeID: s.n.Identity.Member.ID, Fingerprint: s.n.Identity.Member.Fingerprint.String(), Version: Version}
+	for _, c := range s.n.Channels() {
+		h, hash := c.App.Height()
+		info := ChannelInfo{Name: c.Name, Height: h, AppHash: strings.ToUpper(hex.EncodeToString(hash)), Tau: c.App.Params().TauSeconds}
+		if c.Host.Node != nil {
+			info.Peers = c.Host.Node.Switch().Peers().Size()
+			info.NodeID = string(c.Host.Node.NodeInfo().ID())
+			info.P2PListen = c.Host.Node.Config().P2P.ListenAddress
+			if meta := c.Host.Node.BlockStore().LoadBlockMeta(h); meta != nil {
+				info.BlockHash = meta.BlockID.Hash.String()
+			}
+			if b := c.Host.Node.BlockStore().LoadBlock(h); b != nil && b.LastCommit != nil && h > 1 {
+				info.Validators = len(b.LastCommit.Signatures)
+			} else {
+				info.Validators = len(c.Host.Node.GenesisDoc().Validators)
+			}
+		}
+		st.Channels = append(st.Channels, info)
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) channel(w http.ResponseWriter, r *http.Request) {
+	var req ChannelRequest
+	if err := readJSON(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	if req.P2PListen == "" {
+		writeErr(w, txerr.New(txerr.BadArgs, "p2p_listen is required (each channel needs its own port)"))
+		return
+	}
+	var name string
+	var err error
+	var gj []byte
+	if len(req.Genesis) == 0 {
+		g, cerr := s.n.CreateChannel(req.Name, req.P2PListen)
+		err = cerr
+		if g != nil {
+			name = g.ChainID
+			gj, _ = json.Marshal(g)
+		}
+	} else {
+		g, jerr := s.n.JoinChannel(req.Genesis, req.P2PListen, req.Peers)
+		err = jerr
+		if g != nil {
+			name = g.ChainID
+			gj = req.Genesis
+		}
+	}
+	if err != nil {
+		writeErr(w, txerr.New(txerr.Rejected, "%v", err))
+		return
+	}
+	if c, cerr := s.n.Channel(name); cerr == nil {
+		s.watch(c)
+	}
+	writeJSON(w, http.StatusOK, ChannelResponse{Name: name, Genesis: gj})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	c, err := s.n.Channel(r.PathValue("ch"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var req SubmitRequest
+	if err := readJSON(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	timeout := SubmitTimeout
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 && d <= 5*time.Minute {
+			timeout = d
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	start := time.Now()
+	res, err := c.Submit(ctx, req.Tx)
+	if err != nil {
+		s.submits.WithLabelValues(c.Name, txerr.CodeOf(err).String()).Inc()
+		writeErr(w, err)
+		return
+	}
+	s.submits.WithLabelValues(c.Name, res.Code.String()).Inc()
+	s.latency.WithLabelValues(c.Name).Observe(time.Since(start).Seconds())
+	status := http.StatusOK
+	if res.Code != txerr.OK {
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, txResponse(res))
+}
+
+func txResponse(r *ledger.TxResult) TxResponse {
+	out := TxResponse{TxID: r.ID.String(), Height: r.Height, Index: r.Index, Code: uint32(r.Code),
+		CodeName: r.Code.String(), Error: r.Log, Events: r.Events, Time: time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano)}
+	if len(r.Data) > 0 {
+		if v, err := canon.ToJSONable(r.Data); err == nil {
+			out.Result, _ = json.Marshal(v)
+		}
+	}
+	return out
+}
+
+func (s *Server) tx(w http.ResponseWriter, r *http.Request) {
+	c, err := s.n.Channel(r.PathValue("ch"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	id, err := envelope.ParseID(r.PathValue("id"))
+	if err != nil {
+		writeErr(w, txerr.New(txerr.BadArgs, "%v", err))
+		return
+	}
+	raw, res, err := c.Tx(id)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := txResponse(res)
+	out.Envelope = s.envelopeView(c, raw)
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) envelopeView(c *ledger.Channel, raw []byte) *EnvelopeView {
+	v := &EnvelopeView{Raw: raw}
+	t, err := envelope.Decode(raw, 0)
+	if err != nil {
+		return v
+	}
+	p := t.Payload
+	v.Signature, v.Channel, v.Contract, v.Method = hex.EncodeToString(t.Signature), p.Channel, p.Contract, p.Method
+	v.Creator, v.Nonce, v.Timestamp = t.Creator.String(), p.Nonce, p.Time().Format(time.RFC3339Nano)
+	if a, err := canon.ToJSONable(p.Args); err == nil {
+		v.Args, _ = json.Marshal(a)
+	}
+	if m, err := c.App.Member(t.Creator); err == nil {
+		v.CreatorID = m.ID + "@" + m.Org
+		v.Verified = t.VerifySignature(m.Cert.PublicKey.(*ecdsa.PublicKey)) == nil
+	}
+	return v
+}
+
+func (s *Server) block(w http.ResponseWriter, r *http.Request) {
+	c, err := s.n.Channel(r.PathValue("ch"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	h, err := strconv.ParseInt(r.PathValue("h"), 10, 64)
+	if err != nil || h < 1 {
+		writeErr(w, txerr.New(txerr.BadArgs, "height %q: want a positive integer", r.PathValue("h")))
+		return
+	}
+	b, err := c.Block(h)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	out := BlockResponse{Height: b.Height, Hash: b.Hash().String(), Time: b.Time.UTC().Format(time.RFC3339Nano),
+		ChainID: b.ChainID, Proposer: b.ProposerAddress.String(), AppHash: b.AppHash.String(),
+		DataHash: b.DataHash.String(), LastBlockID: b.LastBlockID.Hash.String(), ValidatorsHash: b.ValidatorsHash.String(),
+		LastResultsHash: b.LastResultsHash.String(), TxIDs: []string{}}
+	if b.LastCommit != nil {
+		for _, sig := range b.LastCommit.Signatures {
+			if sig.BlockIDFlag == types.BlockIDFlagCommit {
+				out.LastCommitSigs++
+			}
+		}
+	}
+	for _, tx := range b.Txs {
+		out.TxIDs = append(out.TxIDs, envelope.IDOf(tx).String())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	c, err := s.n.Channel(r.PathValue("ch"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	var req QueryRequest
+	if err := readJSON(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	data, err := c.App.QueryContract(r.PathValue("contract"), r.PathValue("method"), req.Args)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	v, err := canon.ToJSONable(data)
+	if err != nil {
+		writeErr(w, txerr.New(txerr.Internal, "decode result: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// events streams contract events as server-sent events: first those
+// committed from ?from=H on (from the node's transaction index), then live.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	c, err := s.n.Channel(r.PathValue("ch"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		writeErr(w, txerr.New(txerr.Internal, "streaming unsupported"))
+		return
+	}
+	live, cancel := c.Subscribe(1024)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	send := func(r *ledger.TxResult) error {
+		for _, e := range r.Events {
+			m := EventMessage{Channel: c.Name, Height: r.Height, TxID: r.ID.String(), Time: time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), Event: e}
+			b, _ := json.Marshal(m)
+			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	last := int64(-1)
+	if f := r.URL.Query().Get("from"); f != "" {
+		from, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || from < 0 {
+			return
+		}
+		var werr error
+		c.App.Results(from, func(r *ledger.TxResult) bool {
+			werr = send(r)
+			last = r.Height
+			return werr == nil
+		})
+		if werr != nil {
+			return
+		}
+	}
+	fmt.Fprint(w, ": live\n\n")
+	fl.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ping.C:
+			fmt.Fprint(w, ": ping\n\n")
+			fl.Flush()
+		case b, ok := <-live:
+			if !ok {
+				fmt.Fprint(w, "event: error\ndata: {\"error\":\"subscriber fell behind; reconnect with ?from=height\"}\n\n")
+				fl.Flush()
+				return
+			}
+			if b.Height <= last {
+				continue
+			}
+			for i := range b.Txs {
+				if err := send(&b.Txs[i]); err != nil {
+					return
+				}
+			}
+			fl.Flush()
+		}
+	}
+}

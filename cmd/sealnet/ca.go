@@ -1,0 +1,236 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/identity"
+)
+
+const certValidity = 2 * 365 * 24 * time.Hour
+
+func caCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "ca", Short: "The org's certificate authority: issue, revoke and list member certificates"}
+	c.AddCommand(caCSRCmd(g), caIssueCmd(g), caImportCmd(g), caRevokeCmd(g), caListCmd(g))
+	return c
+}
+
+// caCSRCmd is the member's side: its key is made and stays in its keystore.
+func caCSRCmd(g *globals) *cobra.Command {
+	var name, org, out string
+	c := &cobra.Command{
+		Use:   "csr --name ID --org ORG --out FILE",
+		Short: "Make a key in the keystore and a certificate signing request for it",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			key, err := identity.NewKey()
+			if err != nil {
+				return err
+			}
+			csr, err := identity.NewCSR(key, name, org)
+			if err != nil {
+				return err
+			}
+			if err := identity.SaveKey(g.Home().Keys(), name, key); err != nil {
+				return err
+			}
+			if err := os.WriteFile(out, identity.EncodeCSRPEM(csr), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "key %s saved in %s; send %s to your org's admin\n", name, g.Home().Keys(), out)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "member ID")
+	c.Flags().StringVar(&org, "org", "", "organization")
+	c.Flags().StringVar(&out, "out", "", "CSR file to write")
+	for _, f := range []string{"name", "org", "out"} {
+		c.MarkFlagRequired(f)
+	}
+	return c
+}
+
+func caIssueCmd(g *globals) *cobra.Command {
+	var name, roleName, csrFile, out string
+	var noEnroll bool
+	c := &cobra.Command{
+		Use:   "issue (--name ID | --csr FILE --out FILE) --role ROLE",
+		Short: "Issue a member certificate from a CSR and enroll it on the channel",
+		Long: `Issue a member certificate and enroll it on the channel (registry.enroll).
+
+With --csr the member made its key elsewhere (sealnet ca csr) and gets back the
+certificate written to --out. With only --name, the member is local: its key is
+made in this home's keystore, never leaving it.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			role, err := identity.ParseRole(roleName)
+			if err != nil {
+				return err
+			}
+			ca, err := identity.LoadCA(g.Home().CA())
+			if err != nil {
+				return fmt.Errorf("org CA (only an org admin's home has it): %w", err)
+			}
+			var csr []byte
+			var key *keyHolder
+			if csrFile != "" {
+				if out == "" {
+					return fmt.Errorf("--csr needs --out for the certificate")
+				}
+				pemBytes, err := os.ReadFile(csrFile)
+				if err != nil {
+					return err
+				}
+				if csr, err = identity.DecodeCSRPEM(pemBytes); err != nil {
+					return err
+				}
+			} else {
+				if name == "" {
+					return fmt.Errorf("give --name for a local member or --csr for a remote one")
+				}
+				k, err := identity.NewKey()
+				if err != nil {
+					return err
+				}
+				if csr, err = identity.NewCSR(k, name, ca.Org); err != nil {
+					return err
+				}
+				key = &keyHolder{k}
+			}
+			der, err := ca.Issue(csr, role, time.Now().Add(-5*time.Minute), certValidity)
+			if err != nil {
+				return err
+			}
+			if err := ca.Save(g.Home().CA()); err != nil {
+				return err
+			}
+			m, err := identity.ParseMember(der)
+			if err != nil {
+				return err
+			}
+			if key != nil {
+				if err := identity.SaveIdentity(g.Home().Keys(), m.ID, key.k, der); err != nil {
+					return err
+				}
+			} else if err := os.WriteFile(out, identity.EncodeCertPEM(der), 0o644); err != nil {
+				return err
+			}
+			res := map[string]any{"id": m.ID, "org": m.Org, "role": m.Role, "fingerprint": m.Fingerprint.String()}
+			if !noEnroll {
+				r, err := g.call(registry.Name, "enroll", registry.EnrollArgs{CertDER: der})
+				if err != nil {
+					return fmt.Errorf("certificate issued but not enrolled: %w", err)
+				}
+				res["tx_id"], res["height"] = r.TxID, r.Height
+			}
+			if g.json {
+				return printJSON(res)
+			}
+			fmt.Printf("issued %s@%s role %s fingerprint %s\n", m.ID, m.Org, m.Role, m.Fingerprint)
+			if tx, ok := res["tx_id"]; ok {
+				fmt.Printf("enrolled on channel %s: tx %s height %d\n", g.channel, tx, res["height"])
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&name, "name", "", "member ID of a local member")
+	f.StringVar(&roleName, "role", "client", "admin, client, node, certifier or worker")
+	f.StringVar(&csrFile, "csr", "", "CSR file of a remote member")
+	f.StringVar(&out, "out", "", "certificate file to write (with --csr)")
+	f.BoolVar(&noEnroll, "no-enroll", false, "only issue; do not enroll on the channel")
+	return c
+}
+
+type keyHolder struct{ k *ecdsa.PrivateKey }
+
+func caImportCmd(g *globals) *cobra.Command {
+	var name, certFile string
+	c := &cobra.Command{
+		Use:   "import --name ID --cert FILE",
+		Short: "Store the certificate the admin issued beside the key made by 'ca csr'",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			key, err := identity.LoadKey(g.Home().Keys(), name)
+			if err != nil {
+				return err
+			}
+			pemBytes, err := os.ReadFile(certFile)
+			if err != nil {
+				return err
+			}
+			cert, err := identity.DecodeCertPEM(pemBytes)
+			if err != nil {
+				return err
+			}
+			if err := identity.SaveIdentity(g.Home().Keys(), name, key, cert.Raw); err != nil {
+				return err
+			}
+			_, err = identity.LoadIdentity(g.Home().Keys(), name)
+			return err
+		},
+	}
+	c.Flags().StringVar(&name, "name", "", "member ID")
+	c.Flags().StringVar(&certFile, "cert", "", "certificate PEM")
+	c.MarkFlagRequired("name")
+	c.MarkFlagRequired("cert")
+	return c
+}
+
+func caRevokeCmd(g *globals) *cobra.Command {
+	var reason string
+	c := &cobra.Command{
+		Use:   "revoke FINGERPRINT",
+		Short: "Revoke a certificate of your org: from the next block its transactions are rejected",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			r, err := g.call(registry.Name, "revoke", registry.RevokeArgs{Fingerprint: args[0], Reason: reason})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(r)
+			}
+			fmt.Printf("revoked %s: tx %s height %d\n", args[0], r.TxID, r.Height)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&reason, "reason", "", "reason recorded on chain")
+	return c
+}
+
+func caListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the certificates enrolled on the channel",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			var certs []registry.Cert
+			if err := c.Query(ctx, g.channel, registry.Name, "certs", struct{}{}, &certs); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(certs)
+			}
+			for _, r := range certs {
+				state := "valid"
+				if r.Revoked != nil {
+					state = fmt.Sprintf("revoked at height %d by %s", r.Revoked.Height, r.Revoked.By)
+				}
+				fmt.Printf("%-20s %-10s %-9s %s  %s\n", r.ID, r.Org, r.Role, r.Fingerprint, state)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func statusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the node's org, identity and channels",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			s, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(s)
+			}
+			fmt.Printf("org %s, node %s (%s), version %s\n", s.Org, s.NodeID, s.Fingerprint[:16], s.Version)
+			for _, ch := range s.Channels {
+				fmt.Printf("channel %-12s height %-8d app hash %.16s  peers %d  validators %d  p2p %s\n",
+					ch.Name, ch.Height, ch.AppHash, ch.Peers, ch.Validators, ch.P2PListen)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,283 @@
+// Package index is paper 002's keyword-index table as a contract.
+//
+// Subfile stores an entry (Holder, Signature, ID, Hash_Address, Summary_Data,
+// keywords, size, type, Timestamp, TXnumber, Version) with
+// SubmitB = h(r, s) of the transaction's signature. Querfile finds entries
+// by keyword and is itself recorded on chain with QueryA = h(r, s), for
+// traceability, as the paper does. Lookup is the same search as a read-only
+// query that leaves no record, for cheap browsing.
+package index
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/ipfs/go-cid"
+	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// Name is the contract's name.
+const Name = "index"
+
+// Version is the paper's "Version" field: the storage format and ledger
+// engine an entry was written with.
+const Version = "sealnet/1 unixfs-cidv1 cometbft-0.38"
+
+// Limits on an entry.
+const (
+	MaxKeywords   = 16
+	MaxKeywordLen = 64
+	MaxSummary    = 1024
+	MaxType       = 64
+	DefaultLimit  = 100
+	MaxLimit      = 1000
+)
+
+var (
+	pEntry   = []byte("e/")
+	pKeyword = []byte("k/")
+	pCID     = []byte("c/")
+	pQuery   = []byte("q/")
+)
+
+// Entry is one row of the keyword-index table.
+type Entry struct {
+	Holder      string   `cbor:"holder" json:"holder"` // org holding the data
+	ID          string   `cbor:"id" json:"id"`         // member ID of the submitter
+	Signature   string   `cbor:"signature" json:"signature"`
+	SubmitB     string   `cbor:"submit_b" json:"submit_b"` // h(r, s)
+	HashAddress string   `cbor:"hash_address" json:"hash_address"`
+	Summary     string   `cbor:"summary_data" json:"summary_data"`
+	Keywords    []string `cbor:"keywords" json:"keywords"`
+	Size        uint64   `cbor:"size" json:"size"`
+	Type        string   `cbor:"type" json:"type"`
+	Timestamp   int64    `cbor:"timestamp" json:"timestamp"` // block time, Unix nanoseconds
+	TXNumber    string   `cbor:"tx_number" json:"tx_number"`
+	Height      int64    `cbor:"height" json:"height"`
+	Version     string   `cbor:"version" json:"version"`
+	Purged      bool     `cbor:"purged,omitempty" json:"purged,omitempty"`
+}
+
+// QueryRecord is the on-chain trace of a Querfile call.
+type QueryRecord struct {
+	ID        string `cbor:"id" json:"id"`
+	Org       string `cbor:"org" json:"org"`
+	Keyword   string `cbor:"keyword" json:"keyword"`
+	QueryA    string `cbor:"query_a" json:"query_a"` // h(r, s)
+	Matches   int    `cbor:"matches" json:"matches"`
+	Timestamp int64  `cbor:"timestamp" json:"timestamp"`
+	TXNumber  string `cbor:"tx_number" json:"tx_number"`
+}
+
+// SubfileArgs are Subfile's arguments.
+type SubfileArgs struct {
+	HashAddress string   `cbor:"hash_address"`
+	Summary     string   `cbor:"summary"`
+	Keywords    []string `cbor:"keywords"`
+	Size        uint64   `cbor:"size,omitempty"`
+	Type        string   `cbor:"type,omitempty"`
+}
+
+// FindArgs are Querfile's and Lookup's arguments.
+type FindArgs struct {
+	Keyword string `cbor:"keyword"`
+	Limit   int    `cbor:"limit,omitempty"`
+}
+
+// FindResult is what Querfile and Lookup return.
+type FindResult struct {
+	Entries []Entry `cbor:"entries" json:"entries"`
+	QueryA  string  `cbor:"query_a,omitempty" json:"query_a,omitempty"`
+	More    bool    `cbor:"more,omitempty" json:"more,omitempty"`
+}
+
+// Contract is the index contract.
+type Contract struct{}
+
+// New returns the index contract.
+func New() Contract { return Contract{} }
+
+// Name implements contract.Contract.
+func (Contract) Name() string { return Name }
+
+// Methods implements contract.Contract.
+func (c Contract) Methods() map[string]contract.Method {
+	writers := []identity.Role{identity.RoleAdmin, identity.RoleClient}
+	readers := []identity.Role{identity.RoleAdmin, identity.RoleClient, identity.RoleNode,
+		identity.RoleCertifier, identity.RoleWorker}
+	return map[string]contract.Method{
+		"subfile":  {Roles: writers, Run: c.subfile},
+		"querfile": {Roles: readers, Run: c.querfile},
+	}
+}
+
+// NormalizeKeyword lowercases and trims a keyword and checks its length.
+func NormalizeKeyword(k string) (string, error) {
+	k = strings.ToLower(strings.TrimSpace(k))
+	if k == "" || len(k) > MaxKeywordLen || strings.ContainsRune(k, 0) || !utf8.ValidString(k) {
+		return "", txerr.New(txerr.BadArgs, "keyword must be 1-%d bytes of UTF-8 without NUL", MaxKeywordLen)
+	}
+	return k, nil
+}
+
+// HashRS is the paper's h(r, s): SHA-256 of the signature's r||s bytes.
+func HashRS(sig []byte) string {
+	h := sha256.Sum256(sig)
+	return hex.EncodeToString(h[:])
+}
+
+func (c Contract) subfile(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a SubfileArgs
+	if err := contract.DecodeArgs("subfile", raw, &a); err != nil {
+		return nil, err
+	}
+	id, err := cid.Decode(a.HashAddress)
+	if err != nil {
+		return nil, txerr.New(txerr.BadArgs, "subfile: hash address is not a CID: %v", err)
+	}
+	if len(a.Keywords) == 0 || len(a.Keywords) > MaxKeywords {
+		return nil, txerr.New(txerr.BadArgs, "subfile: want 1-%d keywords, got %d", MaxKeywords, len(a.Keywords))
+	}
+	if len(a.Summary) > MaxSummary || !utf8.ValidString(a.Summary) {
+		return nil, txerr.New(txerr.BadArgs, "subfile: summary must be UTF-8 of at most %d bytes", MaxSummary)
+	}
+	if len(a.Type) > MaxType || !utf8.ValidString(a.Type) {
+		return nil, txerr.New(txerr.BadArgs, "subfile: type must be UTF-8 of at most %d bytes", MaxType)
+	}
+	kws := make([]string, 0, len(a.Keywords))
+	seen := map[string]bool{}
+	for _, k := range a.Keywords {
+		n, err := NormalizeKeyword(k)
+		if err != nil {
+			return nil, txerr.New(txerr.BadArgs, "subfile: %v", err)
+		}
+		if !seen[n] {
+			seen[n] = true
+			kws = append(kws, n)
+		}
+	}
+	txn := hex.EncodeToString(ctx.TxID[:])
+	e := Entry{
+		Holder: ctx.Caller.Org, ID: ctx.Caller.ID, Signature: hex.EncodeToString(ctx.Signature),
+		SubmitB: HashRS(ctx.Signature), HashAddress: id.String(), Summary: a.Summary, Keywords: kws,
+		Size: a.Size, Type: a.Type, Timestamp: ctx.Time.UnixNano(), TXNumber: txn, Height: ctx.Height,
+		Version: Version,
+	}
+	if err := st.Set(entryKey(ctx.TxID[:]), canon.MustMarshal(e)); err != nil {
+		return nil, err
+	}
+	for _, k := range kws {
+		if err := st.Set(join(pKeyword, k, ctx.TxID[:]), []byte{1}); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.Set(join(pCID, e.HashAddress, ctx.TxID[:]), []byte{1}); err != nil {
+		return nil, err
+	}
+	ctx.Emit("subfile", "", contract.Attr{Key: "tx_number", Value: txn},
+		contract.Attr{Key: "holder", Value: e.Holder}, contract.Attr{Key: "hash_address", Value: e.HashAddress})
+	return contract.Result(e)
+}
+
+func (c Contract) querfile(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	res, kw, err := find(st, raw, "querfile")
+	if err != nil {
+		return nil, err
+	}
+	res.QueryA = HashRS(ctx.Signature)
+	rec := QueryRecord{ID: ctx.Caller.ID, Org: ctx.Caller.Org, Keyword: kw, QueryA: res.QueryA,
+		Matches: len(res.Entries), Timestamp: ctx.Time.UnixNano(), TXNumber: hex.EncodeToString(ctx.TxID[:])}
+	if err := st.Set(append(append([]byte{}, pQuery...), ctx.TxID[:]...), canon.MustMarshal(rec)); err != nil {
+		return nil, err
+	}
+	return contract.Result(res)
+}
+
+func find(st contract.State, raw []byte, method string) (*FindResult, string, error) {
+	var a FindArgs
+	if err := contract.DecodeArgs(method, raw, &a); err != nil {
+		return nil, "", err
+	}
+	kw, err := NormalizeKeyword(a.Keyword)
+	if err != nil {
+		return nil, "", txerr.New(txerr.BadArgs, "%s: %v", method, err)
+	}
+	limit := a.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if limit > MaxLimit {
+		return nil, "", txerr.New(txerr.BadArgs, "%s: limit %d above %d", method, limit, MaxLimit)
+	}
+	res := &FindResult{Entries: []Entry{}}
+	prefix := join(pKeyword, kw, nil)
+	var ierr error
+	err = st.Iterate(prefix, func(k, _ []byte) bool {
+		if len(res.Entries) == limit {
+			res.More = true
+			return false
+		}
+		raw, err := st.Get(entryKey(k[len(prefix):]))
+		if err != nil || raw == nil {
+			ierr = txerr.New(txerr.Internal, "index entry for keyword %q missing", kw)
+			return false
+		}
+		var e Entry
+		if err := canon.Unmarshal(raw, &e); err != nil {
+			ierr = txerr.New(txerr.Internal, "index entry: %v", err)
+			return false
+		}
+		res.Entries = append(res.Entries, e)
+		return true
+	})
+	if err == nil {
+		err = ierr
+	}
+	return res, kw, err
+}
+
+// Query implements contract.Contract: "lookup" (by keyword) and "entry" (by
+// transaction number).
+func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
+	switch method {
+	case "lookup":
+		res, _, err := find(st, raw, "lookup")
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(res)
+	case "entry":
+		var a struct {
+			TXNumber string `cbor:"tx_number"`
+		}
+		if err := contract.DecodeArgs("entry", raw, &a); err != nil {
+			return nil, err
+		}
+		id, err := hex.DecodeString(a.TXNumber)
+		if err != nil || len(id) != 32 {
+			return nil, txerr.New(txerr.BadArgs, "entry: tx_number must be 64 hex digits")
+		}
+		v, err := st.Get(entryKey(id))
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, txerr.New(txerr.NotFound, "no index entry with tx number %s", a.TXNumber)
+		}
+		return v, nil
+	}
+	return nil, txerr.New(txerr.UnknownMethod, "index has no query %q", method)
+}
+
+func entryKey(txid []byte) []byte { return append(append([]byte{}, pEntry...), txid...) }
+
+func join(prefix []byte, s string, tail []byte) []byte {
+	out := make([]byte, 0, len(prefix)+len(s)+1+len(tail))
+	out = append(append(append(out, prefix...), s...), 0)
+	return append(out, tail...)
+}

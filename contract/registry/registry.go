@@ -1,0 +1,410 @@
+// Package registry is the contract that holds a channel's members: its
+// organizations (each with its own root CA), the certificates enrolled by
+// each org's admin, their roles and revocations. Every other contract trusts
+// the caller identity the runtime resolves through this registry.
+package registry
+
+import (
+	"crypto/x509"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// Name is the contract's name.
+const Name = "registry"
+
+// Key layout under the contract's prefix.
+var (
+	pOrg    = []byte("org/")
+	pCert   = []byte("cert/")
+	pMember = []byte("member/")
+	pRevoke = []byte("rev/")
+	pVote   = []byte("vote/")
+)
+
+// Org is a member organization of the channel.
+type Org struct {
+	Name    string `cbor:"name" json:"name"`
+	RootDER []byte `cbor:"root" json:"root"`
+	Since   int64  `cbor:"since" json:"since"` // height admitted (0: genesis)
+}
+
+// Cert is an enrolled certificate.
+type Cert struct {
+	DER         []byte      `cbor:"der" json:"der"`
+	ID          string      `cbor:"id" json:"id"`
+	Org         string      `cbor:"org" json:"org"`
+	Role        string      `cbor:"role" json:"role"`
+	Fingerprint string      `cbor:"fingerprint" json:"fingerprint"`
+	NotAfter    int64       `cbor:"not_after" json:"not_after"` // Unix seconds
+	Enrolled    int64       `cbor:"enrolled" json:"enrolled"`   // height (0: genesis)
+	Revoked     *Revocation `cbor:"revoked,omitempty" json:"revoked,omitempty"`
+}
+
+// Revocation records who revoked a certificate and when.
+type Revocation struct {
+	By     string `cbor:"by" json:"by"`
+	Height int64  `cbor:"height" json:"height"`
+	Time   int64  `cbor:"time" json:"time"` // block time, Unix nanoseconds
+	Reason string `cbor:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// EnrollArgs enrolls a certificate issued by the caller's org CA.
+type EnrollArgs struct {
+	CertDER []byte `cbor:"cert"`
+}
+
+// RevokeArgs revokes a certificate of the caller's org.
+type RevokeArgs struct {
+	Fingerprint string `cbor:"fingerprint"`
+	Reason      string `cbor:"reason,omitempty"`
+}
+
+// VoteOrgArgs is one member org's vote to admit a new org; the org joins
+// when more than half of the current orgs voted for the same root.
+type VoteOrgArgs struct {
+	Name    string `cbor:"name"`
+	RootDER []byte `cbor:"root"`
+}
+
+// GetArgs names a certificate (queries "cert").
+type GetArgs struct {
+	Fingerprint string `cbor:"fingerprint"`
+}
+
+// Genesis is the registry's part of a channel's genesis.
+type Genesis struct {
+	Orgs    []GenesisOrg `json:"orgs"`
+	Members []string     `json:"members"` // certificate PEMs (admins and nodes)
+}
+
+// GenesisOrg is an org and its root certificate PEM.
+type GenesisOrg struct {
+	Name    string `json:"name"`
+	RootPEM string `json:"root_pem"`
+}
+
+// Contract is the registry. It caches parsed certificates, which never
+// change once enrolled (revocation is looked up in state every time).
+type Contract struct {
+	parsed sync.Map // identity.Fingerprint -> *identity.Member
+	roots  sync.Map // org name -> *x509.Certificate
+}
+
+// New returns the registry contract.
+func New() *Contract { return &Contract{} }
+
+// Name implements contract.Contract.
+func (c *Contract) Name() string { return Name }
+
+// Methods implements contract.Contract.
+func (c *Contract) Methods() map[string]contract.Method {
+	admin := []identity.Role{identity.RoleAdmin}
+	return map[string]contract.Method{
+		"enroll":   {Roles: admin, Run: c.enroll},
+		"revoke":   {Roles: admin, Run: c.revoke},
+		"vote_org": {Roles: admin, Run: c.voteOrg},
+	}
+}
+
+// InitGenesis writes the genesis orgs and members, verifying each member
+// certificate against its org root at the genesis time.
+func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error {
+	if len(g.Orgs) == 0 {
+		return fmt.Errorf("genesis lists no orgs")
+	}
+	for _, o := range g.Orgs {
+		root, err := identity.DecodeCertPEM([]byte(o.RootPEM))
+		if err != nil {
+			return fmt.Errorf("org %s root: %w", o.Name, err)
+		}
+		if err := checkRoot(o.Name, root); err != nil {
+			return err
+		}
+		if old, _ := st.Get(orgKey(o.Name)); old != nil {
+			return fmt.Errorf("org %s listed twice", o.Name)
+		}
+		if err := st.Set(orgKey(o.Name), canon.MustMarshal(Org{Name: o.Name, RootDER: root.Raw})); err != nil {
+			return err
+		}
+	}
+	for i, p := range g.Members {
+		cert, err := identity.DecodeCertPEM([]byte(p))
+		if err != nil {
+			return fmt.Errorf("member %d: %w", i, err)
+		}
+		if _, err := c.admit(st, cert.Raw, at, 0); err != nil {
+			return fmt.Errorf("member %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func checkRoot(name string, root *x509.Certificate) error {
+	if !root.IsCA {
+		return fmt.Errorf("org %s: root certificate is not a CA", name)
+	}
+	if len(root.Subject.Organization) != 1 || root.Subject.Organization[0] != name {
+		return fmt.Errorf("org %s: root certificate names org %q", name, root.Subject.Organization)
+	}
+	return nil
+}
+
+func (c *Contract) enroll(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a EnrollArgs
+	if err := contract.DecodeArgs("enroll", raw, &a); err != nil {
+		return nil, err
+	}
+	m, err := identity.ParseMember(a.CertDER)
+	if err != nil {
+		return nil, txerr.New(txerr.BadArgs, "enroll: %v", err)
+	}
+	if m.Org != ctx.Caller.Org {
+		return nil, txerr.New(txerr.RoleDenied, "enroll: an admin of %s cannot enroll a member of %s", ctx.Caller.Org, m.Org)
+	}
+	rec, err := c.admit(st, a.CertDER, ctx.Time, ctx.Height)
+	if err != nil {
+		return nil, err
+	}
+	ctx.Emit("enrolled", "", contract.Attr{Key: "id", Value: rec.ID}, contract.Attr{Key: "org", Value: rec.Org},
+		contract.Attr{Key: "role", Value: rec.Role}, contract.Attr{Key: "fingerprint", Value: rec.Fingerprint})
+	return contract.Result(rec)
+}
+
+// admit verifies a certificate against its org's root and stores it.
+func (c *Contract) admit(st contract.State, der []byte, at time.Time, height int64) (*Cert, error) {
+	m, err := identity.ParseMember(der)
+	if err != nil {
+		return nil, txerr.New(txerr.BadArgs, "%v", err)
+	}
+	root, err := c.root(st, m.Org)
+	if err != nil {
+		return nil, err
+	}
+	if err := identity.VerifyMember(m.Cert, root, at); err != nil {
+		return nil, txerr.New(txerr.Rejected, "certificate of %s: %v", m.ID, err)
+	}
+	if old, err := st.Get(certKey(m.Fingerprint)); err != nil {
+		return nil, err
+	} else if old != nil {
+		return nil, txerr.New(txerr.Rejected, "certificate %s is already enrolled", m.Fingerprint)
+	}
+	if fp, err := st.Get(memberKey(m.Org, m.ID)); err != nil {
+		return nil, err
+	} else if fp != nil {
+		return nil, txerr.New(txerr.Rejected, "member id %s of %s is taken by certificate %x", m.ID, m.Org, fp)
+	}
+	rec := &Cert{DER: der, ID: m.ID, Org: m.Org, Role: string(m.Role), Fingerprint: m.Fingerprint.String(),
+		NotAfter: m.Cert.NotAfter.Unix(), Enrolled: height}
+	if err := st.Set(certKey(m.Fingerprint), canon.MustMarshal(rec)); err != nil {
+		return nil, err
+	}
+	if err := st.Set(memberKey(m.Org, m.ID), m.Fingerprint[:]); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (c *Contract) root(st contract.State, org string) (*x509.Certificate, error) {
+	if r, ok := c.roots.Load(org); ok {
+		return r.(*x509.Certificate), nil
+	}
+	raw, err := st.Get(orgKey(org))
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, txerr.New(txerr.Rejected, "org %s is not a member of the channel", org)
+	}
+	var o Org
+	if err := canon.Unmarshal(raw, &o); err != nil {
+		return nil, txerr.New(txerr.Internal, "org %s record: %v", org, err)
+	}
+	cert, err := x509.ParseCertificate(o.RootDER)
+	if err != nil {
+		return nil, txerr.New(txerr.Internal, "org %s root: %v", org, err)
+	}
+	c.roots.Store(org, cert)
+	return cert, nil
+}
+
+func (c *Contract) revoke(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a RevokeArgs
+	if err := contract.DecodeArgs("revoke", raw, &a); err != nil {
+		return nil, err
+	}
+	fp, err := identity.ParseFingerprint(a.Fingerprint)
+	if err != nil {
+		return nil, txerr.New(txerr.BadArgs, "revoke: %v", err)
+	}
+	rec, err := c.cert(st, fp)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Org != ctx.Caller.Org {
+		return nil, txerr.New(txerr.RoleDenied, "revoke: an admin of %s cannot revoke a certificate of %s", ctx.Caller.Org, rec.Org)
+	}
+	if rec.Revoked != nil {
+		return nil, txerr.New(txerr.Rejected, "certificate %s was already revoked at height %d", fp, rec.Revoked.Height)
+	}
+	if len(a.Reason) > 256 {
+		return nil, txerr.New(txerr.BadArgs, "revoke: reason longer than 256 bytes")
+	}
+	rec.Revoked = &Revocation{By: ctx.Caller.ID, Height: ctx.Height, Time: ctx.Time.UnixNano(), Reason: a.Reason}
+	if err := st.Set(certKey(fp), canon.MustMarshal(rec)); err != nil {
+		return nil, err
+	}
+	if err := st.Set(revokeKey(fp), []byte{1}); err != nil {
+		return nil, err
+	}
+	ctx.Emit("revoked", "", contract.Attr{Key: "fingerprint", Value: rec.Fingerprint},
+		contract.Attr{Key: "id", Value: rec.ID}, contract.Attr{Key: "org", Value: rec.Org})
+	return contract.Result(rec)
+}
+
+func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a VoteOrgArgs
+	if err := contract.DecodeArgs("vote_org", raw, &a); err != nil {
+		return nil, err
+	}
+	root, err := x509.ParseCertificate(a.RootDER)
+	if err != nil {
+		return nil, txerr.New(txerr.BadArgs, "vote_org: root certificate: %v", err)
+	}
+	if err := checkRoot(a.Name, root); err != nil {
+		return nil, txerr.New(txerr.BadArgs, "vote_org: %v", err)
+	}
+	if old, _ := st.Get(orgKey(a.Name)); old != nil {
+		return nil, txerr.New(txerr.Rejected, "org %s is already a member", a.Name)
+	}
+	fp := identity.FingerprintOf(a.RootDER)
+	if err := st.Set(voteKey(a.Name, ctx.Caller.Org), fp[:]); err != nil {
+		return nil, err
+	}
+	orgs, votes := 0, 0
+	if err := st.Iterate(pOrg, func(k, _ []byte) bool { orgs++; return true }); err != nil {
+		return nil, err
+	}
+	if err := st.Iterate(voteKey(a.Name, ""), func(_, v []byte) bool {
+		if string(v) == string(fp[:]) {
+			votes++
+		}
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	admitted := votes*2 > orgs
+	if admitted {
+		if err := st.Set(orgKey(a.Name), canon.MustMarshal(Org{Name: a.Name, RootDER: a.RootDER, Since: ctx.Height})); err != nil {
+			return nil, err
+		}
+		ctx.Emit("org_admitted", "", contract.Attr{Key: "org", Value: a.Name})
+	}
+	return contract.Result(map[string]any{"org": a.Name, "votes": votes, "orgs": orgs, "admitted": admitted})
+}
+
+// Resolve returns the caller behind fingerprint fp: its parsed certificate
+// and whether it was revoked, as of st. Certificates not enrolled give an
+// UnknownCert error.
+func (c *Contract) Resolve(st contract.State, fp identity.Fingerprint) (*identity.Member, bool, error) {
+	rev, err := st.Get(revokeKey(fp))
+	if err != nil {
+		return nil, false, err
+	}
+	if m, ok := c.parsed.Load(fp); ok {
+		return m.(*identity.Member), rev != nil, nil
+	}
+	rec, err := c.cert(st, fp)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := identity.ParseMember(rec.DER)
+	if err != nil {
+		return nil, false, txerr.New(txerr.Internal, "stored certificate %s: %v", fp, err)
+	}
+	c.parsed.Store(fp, m)
+	return m, rev != nil, nil
+}
+
+func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, error) {
+	raw, err := st.Get(certKey(fp))
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, txerr.New(txerr.UnknownCert, "certificate %s is not enrolled on this channel", fp)
+	}
+	var rec Cert
+	if err := canon.Unmarshal(raw, &rec); err != nil {
+		return nil, txerr.New(txerr.Internal, "certificate record %s: %v", fp, err)
+	}
+	return &rec, nil
+}
+
+// Query implements contract.Contract: "orgs", "certs" and "cert".
+func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
+	switch method {
+	case "orgs":
+		var out []Org
+		err := st.Iterate(pOrg, func(_, v []byte) bool {
+			var o Org
+			if canon.Unmarshal(v, &o) == nil {
+				out = append(out, o)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(out)
+	case "certs":
+		var out []Cert
+		err := st.Iterate(pCert, func(_, v []byte) bool {
+			var r Cert
+			if canon.Unmarshal(v, &r) == nil {
+				r.DER = nil
+				out = append(out, r)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(out)
+	case "cert":
+		var a GetArgs
+		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
+			return nil, err
+		}
+		fp, err := identity.ParseFingerprint(a.Fingerprint)
+		if err != nil {
+			return nil, txerr.New(txerr.BadArgs, "cert: %v", err)
+		}
+		rec, err := c.cert(st, fp)
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(rec)
+	}
+	return nil, txerr.New(txerr.UnknownMethod, "registry has no query %q", method)
+}
+
+func orgKey(name string) []byte { return append(append([]byte{}, pOrg...), name...) }
+func certKey(fp identity.Fingerprint) []byte {
+	return append(append([]byte{}, pCert...), fp[:]...)
+}
+func revokeKey(fp identity.Fingerprint) []byte {
+	return append(append([]byte{}, pRevoke...), fp[:]...)
+}
+func memberKey(org, id string) []byte {
+	return []byte(string(pMember) + org + "\x00" + id)
+}
+func voteKey(org, voter string) []byte {
+	return []byte(string(pVote) + org + "\x00" + voter)
+}

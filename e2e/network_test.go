@@ -1,0 +1,241 @@
+// Package e2e runs sealnet the way an operator does: built binaries,
+// separate processes, real CometBFT consensus over loopback.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sealnet/sealnet/api"
+)
+
+// bin builds the sealnet binary once per test run.
+func bin(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "sealnet")
+	cmd := exec.Command("go", "build", "-o", out, "github.com/sealnet/sealnet/cmd/sealnet")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	return out
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	home string
+	log  string
+}
+
+func start(t *testing.T, sealnet, home string) *proc {
+	t.Helper()
+	logPath := filepath.Join(home, fmt.Sprintf("node-%d.log", time.Now().UnixNano()))
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sealnet, "up", "--home", home)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, home: home, log: logPath}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				p.cmd.Process.Kill()
+			}
+		}
+		f.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("log of %s:\n%s", home, tail(b, 3000))
+		}
+	})
+	return p
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// run executes the CLI and decodes its last JSON line into out.
+func run(t *testing.T, sealnet string, out any, args ...string) error {
+	t.Helper()
+	cmd := exec.Command(sealnet, append(args, "--json")...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return fmt.Errorf("sealnet %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if out != nil {
+		return json.Unmarshal([]byte(lines[len(lines)-1]), out)
+	}
+	return nil
+}
+
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s: %v", what, d, err)
+}
+
+func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four node processes")
+	}
+	sealnet := bin(t)
+	dir := t.TempDir()
+	hostBase := 100 + rand.IntN(100)
+	first := fmt.Sprintf("127.0.0.%d", hostBase+1)
+	p2pPort, apiPort := freePort(t, first), freePort(t, first)
+	if err := run(t, sealnet, nil, "testnet", "--orgs", "4", "--out", dir, "--host-base", fmt.Sprint(hostBase),
+		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort)); err != nil {
+		t.Fatal(err)
+	}
+	homes := make([]string, 4)
+	procs := make([]*proc, 4)
+	for i := range homes {
+		homes[i] = filepath.Join(dir, fmt.Sprintf("org%d", i+1))
+		procs[i] = start(t, sealnet, homes[i])
+	}
+	status := func(i int) (*api.Status, error) {
+		var s api.Status
+		return &s, run(t, sealnet, &s, "status", "--home", homes[i], "--timeout", "3s")
+	}
+	for i := range homes {
+		waitFor(t, fmt.Sprintf("org%d connected", i+1), 60*time.Second, func() error {
+			s, err := status(i)
+			if err != nil {
+				return err
+			}
+			if c := s.Channels[0]; c.Peers < 3 || c.Height < 1 {
+				return fmt.Errorf("peers %d height %d", c.Peers, c.Height)
+			}
+			return nil
+		})
+	}
+
+	type ack struct {
+		TxID   string `json:"tx_id"`
+		Height int64  `json:"height"`
+	}
+	var acked []ack
+	add := func(org int, n int) {
+		t.Helper()
+		cid := "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+		var a ack
+		if err := run(t, sealnet, &a, "index", "add", "--home", homes[org], "--keyword", "maintenance",
+			"--keyword", fmt.Sprintf("org%d-%d", org+1, n), "--cid", cid, "--summary", fmt.Sprintf("log %d of org%d", n, org+1)); err != nil {
+			t.Fatal(err)
+		}
+		if a.TxID == "" || a.Height < 1 {
+			t.Fatalf("index add acknowledged %+v", a)
+		}
+		acked = append(acked, a)
+	}
+	for n := range 3 {
+		for org := range 4 {
+			add(org, n)
+		}
+	}
+
+	// one validator dies without warning; the other three keep committing
+	if err := procs[3].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	procs[3].cmd.Wait()
+	for n := 3; n < 8; n++ {
+		for org := range 3 {
+			add(org, n)
+		}
+	}
+	procs[3] = start(t, sealnet, homes[3])
+	add(0, 99)
+	target := acked[len(acked)-1].Height
+
+	var heights [4]int64
+	for i := range homes {
+		waitFor(t, fmt.Sprintf("org%d catches up to height %d", i+1, target), 90*time.Second, func() error {
+			s, err := status(i)
+			if err != nil {
+				return err
+			}
+			heights[i] = s.Channels[0].Height
+			if heights[i] < target {
+				return fmt.Errorf("at %d", heights[i])
+			}
+			return nil
+		})
+	}
+	// same block and app hash at the common height on every node
+	var ref api.BlockResponse
+	for i := range homes {
+		var b api.BlockResponse
+		if err := run(t, sealnet, &b, "block", "show", fmt.Sprint(target), "--home", homes[i]); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			ref = b
+		} else if b.Hash != ref.Hash || b.AppHash != ref.AppHash {
+			t.Fatalf("org%d block %d: hash %s app %s; org1: hash %s app %s", i+1, target, b.Hash, b.AppHash, ref.Hash, ref.AppHash)
+		}
+	}
+	// no acknowledged transaction was lost, on any node
+	for i := range homes {
+		for _, a := range acked {
+			var r api.TxResponse
+			if err := run(t, sealnet, &r, "tx", "show", a.TxID, "--home", homes[i]); err != nil {
+				t.Fatalf("org%d: %v", i+1, err)
+			}
+			if r.Height != a.Height || r.Code != 0 || r.Envelope == nil || !r.Envelope.Verified {
+				t.Fatalf("org%d: tx %s at %d code %d, acknowledged at %d", i+1, a.TxID, r.Height, r.Code, a.Height)
+			}
+		}
+	}
+	var found struct {
+		Entries []json.RawMessage `json:"entries"`
+	}
+	if err := run(t, sealnet, &found, "index", "lookup", "maintenance", "--limit", "1000", "--home", homes[3]); err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Entries) != len(acked) {
+		t.Fatalf("org4 finds %d entries, %d were acknowledged", len(found.Entries), len(acked))
+	}
+}

@@ -1,0 +1,71 @@
+package identity
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Identity is a member's own key and certificate.
+type Identity struct {
+	Key     *ecdsa.PrivateKey
+	Member  *Member
+	CertDER []byte
+}
+
+// SaveKey stores a key alone (after a CSR, before the certificate).
+func SaveKey(dir, name string, key *ecdsa.PrivateKey) error {
+	if !ValidMemberID(name) {
+		return fmt.Errorf("identity name %q invalid", name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	kp, err := EncodeKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, name+".key"), kp, 0o600)
+}
+
+// LoadKey reads a key stored by SaveKey.
+func LoadKey(dir, name string) (*ecdsa.PrivateKey, error) {
+	kp, err := os.ReadFile(filepath.Join(dir, name+".key"))
+	if err != nil {
+		return nil, err
+	}
+	return DecodeKeyPEM(kp)
+}
+
+// SaveIdentity stores a key and its certificate.
+func SaveIdentity(dir, name string, key *ecdsa.PrivateKey, certDER []byte) error {
+	if err := SaveKey(dir, name, key); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, name+".pem"), EncodeCertPEM(certDER), 0o644)
+}
+
+// LoadIdentity reads a stored identity and checks key and certificate match.
+func LoadIdentity(dir, name string) (*Identity, error) {
+	key, err := LoadKey(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := os.ReadFile(filepath.Join(dir, name+".pem"))
+	if err != nil {
+		return nil, err
+	}
+	cert, err := DecodeCertPEM(cp)
+	if err != nil {
+		return nil, fmt.Errorf("%s.pem: %w", name, err)
+	}
+	m, err := ParseMember(cert.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s.pem: %w", name, err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%s: %w", name, ErrKeyMismatch)
+	}
+	return &Identity{Key: key, Member: m, CertDER: cert.Raw}, nil
+}

@@ -1,0 +1,377 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+const testCID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+
+// chainT drives an App through blocks without CometBFT.
+type chainT struct {
+	t      testing.TB
+	app    *App
+	db     dbm.DB
+	height int64
+	now    time.Time
+	ca     *identity.CA
+	admin  *identity.Identity
+	nonce  uint64
+}
+
+var genesisTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func member(t testing.TB, ca *identity.CA, name string, role identity.Role, from time.Time, validity time.Duration) *identity.Identity {
+	t.Helper()
+	key, err := identity.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := identity.NewCSR(key, name, ca.Org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := ca.Issue(csr, role, from, validity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := identity.ParseMember(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &identity.Identity{Key: key, Member: m, CertDER: der}
+}
+
+func newChain(t testing.TB) *chainT {
+	t.Helper()
+	ca, err := identity.NewCA("org1", genesisTime.Add(-time.Hour), 10*365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newChainFrom(t, ca, member(t, ca, "admin", identity.RoleAdmin, genesisTime.Add(-time.Hour), 365*24*time.Hour))
+}
+
+func newChainFrom(t testing.TB, ca *identity.CA, admin *identity.Identity) *chainT {
+	c := &chainT{t: t, db: dbm.NewMemDB(), now: genesisTime, ca: ca, admin: admin}
+	c.open()
+	st := DefaultAppState("default")
+	st.Registry = registry.Genesis{
+		Orgs:    []registry.GenesisOrg{{Name: "org1", RootPEM: string(identity.EncodeCertPEM(ca.Cert.Raw))}},
+		Members: []string{string(identity.EncodeCertPEM(c.admin.CertDER))},
+	}
+	raw, _ := json.Marshal(st)
+	if _, err := c.app.InitChain(context.Background(), &abci.RequestInitChain{ChainId: "default", Time: genesisTime, AppStateBytes: raw}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *chainT) open() {
+	app, err := NewApp(c.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	app.now = func() time.Time { return c.now }
+	c.app = app
+}
+
+// sign makes a transaction by id at the chain's current time.
+func (c *chainT) sign(id *identity.Identity, contractName, method string, args any) []byte {
+	c.nonce++
+	return c.signAt(id, "default", contractName, method, args, c.nonce, c.now)
+}
+
+func (c *chainT) signAt(id *identity.Identity, channel, contractName, method string, args any, nonce uint64, ts time.Time) []byte {
+	c.t.Helper()
+	fp := id.Member.Fingerprint
+	raw, err := envelope.Sign(envelope.Payload{Channel: channel, Contract: contractName, Method: method,
+		Args: canon.MustMarshal(args), Creator: fp[:], Nonce: nonce, Timestamp: ts.UnixNano()}, id.Key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return raw
+}
+
+// block executes and commits txs one second after the previous block.
+func (c *chainT) block(txs ...[]byte) []TxResult {
+	c.t.Helper()
+	c.height++
+	c.now = c.now.Add(time.Second)
+	resp, err := c.app.FinalizeBlock(context.Background(), &abci.RequestFinalizeBlock{Txs: txs, Height: c.height, Time: c.now})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var got *Block
+	c.app.listeners = nil
+	c.app.OnCommit(func(b *Block) { got = b })
+	if _, err := c.app.Commit(context.Background(), &abci.RequestCommit{}); err != nil {
+		c.t.Fatal(err)
+	}
+	if len(resp.TxResults) != len(txs) || got == nil {
+		c.t.Fatalf("block %d: %d results for %d txs", c.height, len(resp.TxResults), len(txs))
+	}
+	return got.Txs
+}
+
+func (c *chainT) expect(r TxResult, want txerr.Code) {
+	c.t.Helper()
+	if r.Code != want {
+		c.t.Fatalf("tx at height %d: code %d (%s) %q, want %d (%s)", r.Height, r.Code, r.Code, r.Log, want, want)
+	}
+}
+
+func (c *chainT) enroll(name string, role identity.Role) *identity.Identity {
+	id := member(c.t, c.ca, name, role, genesisTime.Add(-time.Hour), 365*24*time.Hour)
+	c.expect(c.block(c.sign(c.admin, registry.Name, "enroll", registry.EnrollArgs{CertDER: id.CertDER}))[0], txerr.OK)
+	return id
+}
+
+func subfile(kw string) index.SubfileArgs {
+	return index.SubfileArgs{HashAddress: testCID, Summary: "spindle counter log", Keywords: []string{kw}, Size: 42, Type: "text/csv"}
+}
+
+func TestSubfileQuerfileLookup(t *testing.T) {
+	c := newChain(t)
+	alice := c.enroll("alice", identity.RoleClient)
+	r := c.block(c.sign(alice, index.Name, "subfile", subfile("Maintenance")))[0]
+	c.expect(r, txerr.OK)
+
+	q := c.block(c.sign(alice, index.Name, "querfile", index.FindArgs{Keyword: "maintenance"}))[0]
+	c.expect(q, txerr.OK)
+	var found index.FindResult
+	if err := canon.Unmarshal(q.Data, &found); err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Entries) != 1 || found.Entries[0].TXNumber != r.ID.String() || found.Entries[0].Holder != "org1" ||
+		found.Entries[0].ID != "alice" || found.QueryA == "" {
+		t.Fatalf("querfile found %+v", found)
+	}
+	// the query is recorded on chain under its tx id
+	rec, err := c.db.Get(append([]byte("s/index/q/"), q.ID[:]...))
+	if err != nil || rec == nil {
+		t.Fatalf("query record missing: %v", err)
+	}
+	out, err := c.app.QueryContract(index.Name, "lookup", canon.MustMarshal(index.FindArgs{Keyword: "MAINTENANCE "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var looked index.FindResult
+	if err := canon.Unmarshal(out, &looked); err != nil || len(looked.Entries) != 1 {
+		t.Fatalf("lookup: %v %+v", err, looked)
+	}
+}
+
+func TestRevokedCertificateRejectedFromNextBlock(t *testing.T) {
+	c := newChain(t)
+	bob := c.enroll("bob", identity.RoleClient)
+	c.expect(c.block(c.sign(bob, index.Name, "subfile", subfile("a")))[0], txerr.OK)
+	pending := c.sign(bob, index.Name, "subfile", subfile("b"))
+	c.expect(c.block(c.sign(c.admin, registry.Name, "revoke", registry.RevokeArgs{Fingerprint: bob.Member.Fingerprint.String(), Reason: "laptop stolen"}))[0], txerr.OK)
+	c.expect(c.block(pending)[0], txerr.RevokedCert)
+	// CheckTx refuses it too
+	resp, _ := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: c.sign(bob, index.Name, "subfile", subfile("c"))})
+	if txerr.Code(resp.Code) != txerr.RevokedCert {
+		t.Fatalf("CheckTx code %d %q", resp.Code, resp.Log)
+	}
+}
+
+func TestReplayRejected(t *testing.T) {
+	c := newChain(t)
+	tx := c.sign(c.admin, index.Name, "subfile", subfile("x"))
+	c.expect(c.block(tx)[0], txerr.OK)
+	c.expect(c.block(tx)[0], txerr.Replay)
+	// same nonce, new signature (a different transaction ID)
+	again := c.signAt(c.admin, "default", index.Name, "subfile", subfile("y"), c.nonce, c.now)
+	c.expect(c.block(again)[0], txerr.Replay)
+	// two uses of one nonce inside one block: the second loses
+	n := c.nonce + 1
+	a := c.signAt(c.admin, "default", index.Name, "subfile", subfile("p"), n, c.now)
+	b := c.signAt(c.admin, "default", index.Name, "subfile", subfile("q"), n, c.now)
+	rs := c.block(a, b)
+	c.expect(rs[0], txerr.OK)
+	c.expect(rs[1], txerr.Replay)
+}
+
+func TestStaleTimestampRejected(t *testing.T) {
+	c := newChain(t)
+	old := c.signAt(c.admin, "default", index.Name, "subfile", subfile("x"), 77, c.now.Add(-2*time.Minute))
+	c.expect(c.block(old)[0], txerr.StaleTimestamp)
+	future := c.signAt(c.admin, "default", index.Name, "subfile", subfile("x"), 78, c.now.Add(5*time.Minute))
+	c.expect(c.block(future)[0], txerr.StaleTimestamp)
+}
+
+func TestNoncesForgottenAfterTau(t *testing.T) {
+	c := newChain(t)
+	c.expect(c.block(c.sign(c.admin, index.Name, "subfile", subfile("x")))[0], txerr.OK)
+	if n := countPrefix(t, c.db, pNonce); n != 1 {
+		t.Fatalf("%d nonces stored", n)
+	}
+	c.now = c.now.Add(2 * DefaultTau)
+	c.block()
+	if n := countPrefix(t, c.db, pNonce); n != 0 {
+		t.Fatalf("%d nonces left after tau", n)
+	}
+}
+
+func countPrefix(t testing.TB, db dbm.DB, p []byte) int {
+	it, err := dbm.IteratePrefix(db, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	n := 0
+	for ; it.Valid(); it.Next() {
+		n++
+	}
+	return n
+}
+
+func TestRejections(t *testing.T) {
+	c := newChain(t)
+	nodeID := c.enroll("node", identity.RoleNode)
+	stranger := member(t, c.ca, "stranger", identity.RoleClient, genesisTime.Add(-time.Hour), 365*24*time.Hour)
+	badSig := c.sign(c.admin, index.Name, "subfile", subfile("x"))
+	var env envelope.Envelope
+	if err := canon.Unmarshal(badSig, &env); err != nil {
+		t.Fatal(err)
+	}
+	env.Signature[5] ^= 1
+	badSig = canon.MustMarshal(env)
+	big := c.sign(c.admin, index.Name, "subfile", index.SubfileArgs{HashAddress: testCID, Keywords: []string{"x"}, Summary: string(make([]byte, 70_000))})
+
+	cases := []struct {
+		name string
+		tx   []byte
+		want txerr.Code
+	}{
+		{"malformed", []byte("not a transaction"), txerr.Malformed},
+		{"oversized", big, txerr.Oversized},
+		{"bad signature", badSig, txerr.BadSignature},
+		{"unknown certificate", c.sign(stranger, index.Name, "subfile", subfile("x")), txerr.UnknownCert},
+		{"role not allowed", c.sign(nodeID, index.Name, "subfile", subfile("x")), txerr.RoleDenied},
+		{"wrong channel", c.signAt(c.admin, "other", index.Name, "subfile", subfile("x"), 1000, c.now.Add(time.Second)), txerr.WrongChannel},
+		{"unknown contract", c.sign(c.admin, "nope", "subfile", subfile("x")), txerr.UnknownContract},
+		{"unknown method", c.sign(c.admin, index.Name, "nope", subfile("x")), txerr.UnknownMethod},
+		{"bad arguments", c.sign(c.admin, index.Name, "subfile", map[string]int{"hash_address": 3}), txerr.BadArgs},
+		{"not a CID", c.sign(c.admin, index.Name, "subfile", index.SubfileArgs{HashAddress: "Qm-nope", Keywords: []string{"x"}}), txerr.BadArgs},
+	}
+	var txs [][]byte
+	for _, tc := range cases {
+		txs = append(txs, tc.tx)
+	}
+	before, _ := c.app.Height()
+	rs := c.block(txs...)
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { c.t = t; c.expect(rs[i], tc.want) })
+	}
+	c.t = t
+	after, _ := c.app.Height()
+	if after != before+1 {
+		t.Fatalf("height %d after %d", after, before)
+	}
+}
+
+func TestExpiredCertificateRejected(t *testing.T) {
+	c := newChain(t)
+	short := member(t, c.ca, "temp", identity.RoleClient, genesisTime.Add(-time.Hour), time.Hour+30*time.Second)
+	c.expect(c.block(c.sign(c.admin, registry.Name, "enroll", registry.EnrollArgs{CertDER: short.CertDER}))[0], txerr.OK)
+	c.now = c.now.Add(time.Minute)
+	c.expect(c.block(c.sign(short, index.Name, "subfile", subfile("x")))[0], txerr.ExpiredCert)
+}
+
+func TestAppHashDeterministicAndDurable(t *testing.T) {
+	c := newChain(t)
+	alice := member(t, c.ca, "alice", identity.RoleClient, genesisTime.Add(-time.Hour), 365*24*time.Hour)
+	blocks := [][][]byte{
+		{c.sign(c.admin, registry.Name, "enroll", registry.EnrollArgs{CertDER: alice.CertDER})},
+		{c.sign(alice, index.Name, "subfile", subfile("a")), c.sign(c.admin, index.Name, "subfile", subfile("b"))},
+	}
+	// a second node with the same genesis replaying the same blocks
+	d := newChainFrom(t, c.ca, c.admin)
+	for _, b := range blocks {
+		c.block(b...)
+		d.block(b...)
+		_, hc := c.app.Height()
+		_, hd := d.app.Height()
+		if string(hc) != string(hd) {
+			t.Fatalf("height %d: app hashes differ: %x vs %x", c.height, hc, hd)
+		}
+	}
+	h, hash := c.app.Height()
+	// a different block gives a different hash
+	d.nonce = c.nonce
+	d.expect(d.block(d.sign(c.admin, index.Name, "subfile", subfile("c")))[0], txerr.OK)
+	c.block()
+	if _, hd := d.app.Height(); string(hd) == string(hash) {
+		t.Fatal("state change left the app hash unchanged")
+	}
+	h++
+	_, hash = c.app.Height()
+
+	// reopening the database restores height and hash
+	c.open()
+	h2, hash2 := c.app.Height()
+	if h2 != h || string(hash2) != string(hash) {
+		t.Fatalf("reopened at %d %x, want %d %x", h2, hash2, h, hash)
+	}
+	info, _ := c.app.Info(context.Background(), &abci.RequestInfo{})
+	if info.LastBlockHeight != h || string(info.LastBlockAppHash) != string(hash) {
+		t.Fatalf("info %+v", info)
+	}
+}
+
+func TestCheckTxCodes(t *testing.T) {
+	c := newChain(t)
+	resp, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: []byte{0xff, 0x00}})
+	if err != nil || txerr.Code(resp.Code) != txerr.Malformed {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	ok := c.sign(c.admin, index.Name, "subfile", subfile("x"))
+	resp, _ = c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: ok})
+	if resp.Code != 0 {
+		t.Fatalf("CheckTx %d %s", resp.Code, resp.Log)
+	}
+	c.block(ok)
+	resp, _ = c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: ok, Type: abci.CheckTxType_Recheck})
+	if txerr.Code(resp.Code) != txerr.Replay {
+		t.Fatalf("recheck of committed tx: %d %s", resp.Code, resp.Log)
+	}
+	var e *txerr.Error
+	if !errors.As(txerr.New(txerr.Replay, "x"), &e) {
+		t.Fatal("txerr.Error is not an error")
+	}
+}
+
+func FuzzCheckTx(f *testing.F) {
+	c := newChain(f)
+	f.Add(c.sign(c.admin, index.Name, "subfile", subfile("x")))
+	f.Add([]byte("k=v"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		resp, err := c.app.CheckTx(context.Background(), &abci.RequestCheckTx{Tx: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Code == 0 {
+			// only a correctly signed envelope of an enrolled member passes
+			tx, derr := envelope.Decode(data, 0)
+			if derr != nil || tx.Creator != c.admin.Member.Fingerprint {
+				t.Fatalf("accepted %x", data)
+			}
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abci "github.com/cometbft/cometbft/abci/types"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtlog "github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/mempool"
+	"github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/privval"
+	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// ChainConfig is how one channel's CometBFT node runs.
+type ChainConfig struct {
+	Home            string        // the channel's CometBFT home: config/ and data/
+	Moniker         string        // node name shown to peers
+	P2PListen       string        // e.g. tcp://127.0.0.1:26656
+	PersistentPeers string        // comma-separated id@host:port
+	TimeoutCommit   time.Duration // pause after a commit before the next height
+	EmptyBlocks     time.Duration // an empty block after this much idle time (0: never)
+	MempoolSize     int           // transactions; also the most one block holds
+}
+
+// DefaultChainConfig returns the defaults for a channel home.
+func DefaultChainConfig(home string) ChainConfig {
+	return ChainConfig{Home: home, Moniker: "sealnet", P2PListen: "tcp://127.0.0.1:26656",
+		TimeoutCommit: 10 * time.Millisecond, EmptyBlocks: 10 * time.Second, MempoolSize: 5000}
+}
+
+// CometConfig translates c into CometBFT's configuration. The transaction
+// indexer is off and ABCI responses are discarded: the app keeps its own
+// transaction index, which costs far less than CometBFT's per-event one.
+func (c ChainConfig) CometConfig() *cmtcfg.Config {
+	cfg := cmtcfg.DefaultConfig()
+	cfg.SetRoot(c.Home)
+	cfg.Moniker = c.Moniker
+	cfg.RPC.ListenAddress = ""
+	cfg.P2P.ListenAddress = c.P2PListen
+	cfg.P2P.PersistentPeers = c.PersistentPeers
+	cfg.P2P.AddrBookStrict = false
+	cfg.P2P.AllowDuplicateIP = true
+	cfg.P2P.PexReactor = true
+	cfg.TxIndex.Indexer = "null"
+	cfg.Storage.DiscardABCIResponses = true
+	cfg.Consensus.TimeoutCommit = c.TimeoutCommit
+	cfg.Consensus.CreateEmptyBlocks = c.EmptyBlocks > 0
+	cfg.Consensus.CreateEmptyBlocksInterval = c.EmptyBlocks
+	cfg.Mempool.Size = c.MempoolSize
+	cfg.Mempool.CacheSize = 4 * c.MempoolSize
+	cfg.Instrumentation.Prometheus = false
+	return cfg
+}
+
+// Validate checks the fields.
+func (c ChainConfig) Validate() error {
+	if c.Home == "" {
+		return errors.New("chain home is empty")
+	}
+	if c.MempoolSize < 100 {
+		return fmt.Errorf("mempool size %d: want at least 100", c.MempoolSize)
+	}
+	if c.TimeoutCommit < 0 || c.EmptyBlocks < 0 {
+		return errors.New("durations must not be negative")
+	}
+	return nil
+}
+
+// Host runs an ABCI application under an in-process CometBFT node and
+// reports each committed transaction to whoever waits for it. Both sealnet's
+// channels and the benchmark's baselines run through it, so they share one
+// submission path.
+type Host struct {
+	Node *node.Node
+
+	mu      sync.Mutex
+	waiters map[envelope.ID]chan TxResult
+}
+
+// NewHost returns a host with no node yet; Start gives it one.
+func NewHost() *Host { return &Host{waiters: map[envelope.ID]chan TxResult{}} }
+
+// Start creates and starts a CometBFT node for app from the genesis in the
+// channel home.
+func (h *Host) Start(c ChainConfig, app abci.Application, log *slog.Logger) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	cfg := c.CometConfig()
+	if err := os.MkdirAll(filepath.Join(c.Home, "data"), 0o700); err != nil {
+		return err
+	}
+	if _, err := os.Stat(cfg.GenesisFile()); err != nil {
+		return fmt.Errorf("channel home %s has no genesis: %w", c.Home, err)
+	}
+	nodeKey, err := p2p.LoadOrGenNodeKey(cfg.NodeKeyFile())
+	if err != nil {
+		return fmt.Errorf("node key: %w", err)
+	}
+	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
+	n, err := node.NewNode(cfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
+		node.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
+		node.DefaultMetricsProvider(cfg.Instrumentation), cometLogger{log})
+	if err != nil {
+		return fmt.Errorf("create consensus node: %w", err)
+	}
+	h.Node = n
+	if err := n.Start(); err != nil {
+		return fmt.Errorf("start consensus node: %w", err)
+	}
+	return nil
+}
+
+// Stop stops the CometBFT node and fails every waiting submitter.
+func (h *Host) Stop() error {
+	var err error
+	if h.Node != nil && h.Node.IsRunning() {
+		err = h.Node.Stop()
+		h.Node.Wait()
+	}
+	h.mu.Lock()
+	for id, ch := range h.waiters {
+		close(ch)
+		delete(h.waiters, id)
+	}
+	h.mu.Unlock()
+	return err
+}
+
+// Committed reports a committed transaction to its waiter, if any.
+func (h *Host) Committed(r TxResult) {
+	h.mu.Lock()
+	ch := h.waiters[r.ID]
+	delete(h.waiters, r.ID)
+	h.mu.Unlock()
+	if ch != nil {
+		ch <- r
+	}
+}
+
+// ErrStopped is returned to submitters waiting when the node stops.
+var ErrStopped = txerr.New(txerr.Unavailable, "node stopped before the transaction committed")
+
+// Submit hands raw to the mempool and waits until it is committed or
+// rejected, or ctx ends. The returned result carries the block's verdict;
+// an error carries the mempool's.
+func (h *Host) Submit(ctx context.Context, raw []byte) (*TxResult, error) {
+	id := envelope.IDOf(raw)
+	ch := make(chan TxResult, 1)
+	h.mu.Lock()
+	if _, dup := h.waiters[id]; dup {
+		h.mu.Unlock()
+		return nil, txerr.New(txerr.Duplicate, "transaction %s is already pending", id)
+	}
+	h.waiters[id] = ch
+	h.mu.Unlock()
+	drop := func() {
+		h.mu.Lock()
+		if h.waiters[id] == ch {
+			delete(h.waiters, id)
+		}
+		h.mu.Unlock()
+	}
+	verdict := make(chan *abci.ResponseCheckTx, 1)
+	err := h.Node.Mempool().CheckTx(raw, func(r *abci.ResponseCheckTx) { verdict <- r }, mempool.TxInfo{})
+	if err != nil {
+		drop()
+		return nil, mempoolErr(id, err)
+	}
+	select {
+	case r := <-verdict:
+		if r.Code != 0 {
+			drop()
+			return nil, &txerr.Error{Code: txerr.Code(r.Code), Msg: r.Log}
+		}
+	case <-ctx.Done():
+		drop()
+		return nil, ctx.Err()
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return nil, ErrStopped
+		}
+		return &r, nil
+	case <-ctx.Done():
+		drop()
+		return nil, fmt.Errorf("transaction %s accepted but not committed yet: %w", id, ctx.Err())
+	}
+}
+
+func mempoolErr(id envelope.ID, err error) error {
+	var full mempool.ErrMempoolIsFull
+	var large mempool.ErrTxTooLarge
+	switch {
+	case errors.Is(err, mempool.ErrTxInCache):
+		return txerr.New(txerr.Duplicate, "transaction %s was already submitted", id)
+	case errors.As(err, &full):
+		return txerr.New(txerr.Unavailable, "mempool is full, retry later")
+	case errors.As(err, &large):
+		return txerr.New(txerr.Oversized, "%v", err)
+	}
+	return txerr.New(txerr.Unavailable, "mempool: %v", err)
+}
+
+// Block loads a committed block.
+func (h *Host) Block(height int64) (*types.Block, error) {
+	b := h.Node.BlockStore().LoadBlock(height)
+	if b == nil {
+		return nil, txerr.New(txerr.NotFound, "no block at height %d (the chain is at %d)", height, h.Node.BlockStore().Height())
+	}
+	return b, nil
+}
+
+// OpenAppDB opens the application database of a channel home.
+func OpenAppDB(home string) (dbm.DB, error) {
+	db, err := dbm.NewDB("app", dbm.GoLevelDBBackend, filepath.Join(home, "data"))
+	if err != nil {
+		return nil, fmt.Errorf("open application database: %w", err)
+	}
+	return db, nil
+}
+
+// cometLogger sends CometBFT's logs to slog. CometBFT logs every block at
+// Info; that is Debug for a sealnet operator.
+type cometLogger struct{ l *slog.Logger }
+
+func (c cometLogger) Debug(msg string, kv ...any) {}
+func (c cometLogger) Info(msg string, kv ...any)  { c.l.Debug(msg, kv...) }
+func (c cometLogger) Error(msg string, kv ...any) { c.l.Warn(msg, kv...) }
+func (c cometLogger) With(kv ...any) cmtlog.Logger {
+	return cometLogger{c.l.With(kv...)}
+}

@@ -1,0 +1,159 @@
+// Package node is the composition root of a sealnet node: the home
+// directory's layout and configuration, creating a consortium (init and
+// testnet), and running the channels and the API.
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/sealnet/sealnet/ledger"
+)
+
+// ConfigFile is the node configuration's name inside the home.
+const ConfigFile = "config.toml"
+
+// Config is a node's configuration (config.toml in the home).
+type Config struct {
+	Org          string          `toml:"org"`           // this node's organization
+	Identity     string          `toml:"identity"`      // keystore name the CLI signs with by default
+	NodeIdentity string          `toml:"node_identity"` // keystore name of the node's own certificate
+	API          APIConfig       `toml:"api"`
+	Log          LogConfig       `toml:"log"`
+	Channels     []ChannelConfig `toml:"channels"`
+}
+
+// APIConfig is the HTTP API section.
+type APIConfig struct {
+	Listen string `toml:"listen"` // host:port; keep it on loopback or behind a proxy
+}
+
+// LogConfig is the logging section.
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug, info, warn or error
+	Format string `toml:"format"` // text or json
+}
+
+// ChannelConfig is one hosted channel.
+type ChannelConfig struct {
+	Name            string `toml:"name"`
+	P2PListen       string `toml:"p2p_listen"`
+	PersistentPeers string `toml:"persistent_peers"`
+	TimeoutCommitMS int    `toml:"timeout_commit_ms"` // milliseconds
+	EmptyBlocksS    int    `toml:"empty_blocks_s"`    // seconds of idle before an empty block; 0 never
+	MempoolSize     int    `toml:"mempool_size"`      // transactions
+}
+
+// DefaultConfig returns a one-org configuration with the default channel.
+func DefaultConfig(org string) Config {
+	return Config{
+		Org: org, Identity: "admin", NodeIdentity: "node",
+		API:      APIConfig{Listen: "127.0.0.1:7700"},
+		Log:      LogConfig{Level: "info", Format: "text"},
+		Channels: []ChannelConfig{DefaultChannelConfig("default", "tcp://127.0.0.1:26656")},
+	}
+}
+
+// DefaultChannelConfig returns the defaults for a channel.
+func DefaultChannelConfig(name, p2p string) ChannelConfig {
+	d := ledger.DefaultChainConfig("")
+	return ChannelConfig{Name: name, P2PListen: p2p, TimeoutCommitMS: int(d.TimeoutCommit / time.Millisecond),
+		EmptyBlocksS: int(d.EmptyBlocks / time.Second), MempoolSize: d.MempoolSize}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Org == "" || c.Identity == "" || c.NodeIdentity == "" {
+		return errors.New("org, identity and node_identity must be set")
+	}
+	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		return fmt.Errorf("api.listen %q: %w", c.API.Listen, err)
+	}
+	seen := map[string]bool{}
+	for _, ch := range c.Channels {
+		if err := ledger.ValidateChannelName(ch.Name); err != nil {
+			return err
+		}
+		if seen[ch.Name] {
+			return fmt.Errorf("channel %s configured twice", ch.Name)
+		}
+		seen[ch.Name] = true
+		if ch.MempoolSize < 100 || ch.TimeoutCommitMS < 0 || ch.EmptyBlocksS < 0 {
+			return fmt.Errorf("channel %s: mempool_size must be >= 100 and durations >= 0", ch.Name)
+		}
+	}
+	return nil
+}
+
+// Home is a node's home directory.
+type Home string
+
+// Config returns the path of config.toml.
+func (h Home) Config() string { return filepath.Join(string(h), ConfigFile) }
+
+// Keys is the member keystore (keys never leave it).
+func (h Home) Keys() string { return filepath.Join(string(h), "keys") }
+
+// CA is the org CA's directory (present on the admin's machine only).
+func (h Home) CA() string { return filepath.Join(string(h), "ca") }
+
+// Channel is a channel's CometBFT home.
+func (h Home) Channel(name string) string { return filepath.Join(string(h), "channels", name) }
+
+// Exists reports whether the home has a configuration.
+func (h Home) Exists() bool {
+	_, err := os.Stat(h.Config())
+	return err == nil
+}
+
+// LoadConfig reads and validates config.toml.
+func (h Home) LoadConfig() (*Config, error) {
+	var c Config
+	md, err := toml.DecodeFile(h.Config(), &c)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", h.Config(), err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown setting %s", h.Config(), und[0])
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", h.Config(), err)
+	}
+	return &c, nil
+}
+
+// SaveConfig writes config.toml.
+func (h Home) SaveConfig(c *Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(string(h), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(string(h), ".config-*.toml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := toml.NewEncoder(f).Encode(c); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), h.Config())
+}
+
+// Chain returns the ledger configuration of channel ch in this home.
+func (h Home) Chain(ch ChannelConfig, moniker string) ledger.ChainConfig {
+	return ledger.ChainConfig{Home: h.Channel(ch.Name), Moniker: moniker, P2PListen: ch.P2PListen,
+		PersistentPeers: ch.PersistentPeers, TimeoutCommit: time.Duration(ch.TimeoutCommitMS) * time.Millisecond,
+		EmptyBlocks: time.Duration(ch.EmptyBlocksS) * time.Second, MempoolSize: ch.MempoolSize}
+}

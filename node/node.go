@@ -1,0 +1,113 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/ledger"
+)
+
+// Node is a running sealnet node: its channels and identity.
+type Node struct {
+	Home     Home
+	Log      *slog.Logger
+	Identity *identity.Identity // the node's own certificate and key
+
+	mu       sync.RWMutex
+	cfg      *Config
+	channels map[string]*ledger.Channel
+}
+
+// Open loads the home and starts every configured channel. A home that is
+// damaged (unreadable config, missing keys or genesis, corrupt database)
+// refuses to start with a message naming what is wrong.
+func Open(h Home, log *slog.Logger) (*Node, error) {
+	if !h.Exists() {
+		return nil, fmt.Errorf("%s is not a sealnet home (no %s): run 'sealnet init' first", h, ConfigFile)
+	}
+	cfg, err := h.LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	id, err := identity.LoadIdentity(h.Keys(), cfg.NodeIdentity)
+	if err != nil {
+		return nil, fmt.Errorf("node identity %q: %w", cfg.NodeIdentity, err)
+	}
+	n := &Node{Home: h, Log: log, Identity: id, cfg: cfg, channels: map[string]*ledger.Channel{}}
+	for _, ch := range cfg.Channels {
+		if err := n.start(ch); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+func (n *Node) start(ch ChannelConfig) error {
+	if _, err := os.Stat(n.Home.Channel(ch.Name)); err != nil {
+		return fmt.Errorf("channel %s: home missing: %w", ch.Name, err)
+	}
+	c, err := ledger.OpenChannel(ch.Name, n.Home.Chain(ch, n.cfg.Org+"-"+ch.Name), n.Log)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.channels[ch.Name] = c
+	n.mu.Unlock()
+	n.Log.Info("channel started", "channel", ch.Name, "p2p", ch.P2PListen)
+	return nil
+}
+
+// Config returns the node's configuration.
+func (n *Node) Config() Config {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return *n.cfg
+}
+
+// Channel returns a hosted channel.
+func (n *Node) Channel(name string) (*ledger.Channel, error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	c, ok := n.channels[name]
+	if !ok {
+		return nil, ErrUnknownChannel{Name: name}
+	}
+	return c, nil
+}
+
+// ErrUnknownChannel reports a channel this node does not host.
+type ErrUnknownChannel struct{ Name string }
+
+func (e ErrUnknownChannel) Error() string {
+	return fmt.Sprintf("channel %q is not hosted by this node", e.Name)
+}
+
+// Channels lists the hosted channels by name.
+func (n *Node) Channels() []*ledger.Channel {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*ledger.Channel, 0, len(n.channels))
+	for _, c := range n.channels {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Close stops every channel.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var errs []error
+	for name, c := range n.channels {
+		errs = append(errs, c.Close())
+		delete(n.channels, name)
+	}
+	return errors.Join(errs...)
+}
