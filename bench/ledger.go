@@ -40,6 +40,7 @@ type LedgerOptions struct {
 	Clients  int           // concurrent submitters, each waiting for its commit
 	Dir      string        // scratch directory ("" for a temporary one)
 	Progress io.Writer     // progress lines (nil for none)
+	Only     string        // run only this target (ours, kvstore or kvstore_sig); "" for all
 	Log      *slog.Logger
 }
 
@@ -111,26 +112,40 @@ func Ledger(ctx context.Context, o LedgerOptions) (*LedgerResult, error) {
 		TimeoutCommit: chain.TimeoutCommit.String(), MempoolSize: chain.MempoolSize}
 	n := int(o.Duration.Seconds() * maxRate)
 
+	if o.Only != "" && o.Only != "ours" && o.Only != "kvstore" && o.Only != "kvstore_sig" {
+		return nil, fmt.Errorf("unknown target %q (want ours, kvstore or kvstore_sig)", o.Only)
+	}
+	want := func(name string) bool { return o.Only == "" || o.Only == name }
 	o.progress("ours: signing %d Subfile transactions", n)
 	oursRun, oursTxs, err := startOurs(filepath.Join(dir, "ours"), chain, o.Log, n)
 	if err != nil {
 		return nil, fmt.Errorf("ours: %w", err)
 	}
 	size := len(oursTxs[0])
-	if res.Ours, err = o.drive(ctx, "ours (sealnet Subfile)", oursRun, oursTxs); err != nil {
-		return nil, err
+	if want("ours") {
+		if res.Ours, err = o.drive(ctx, "ours (sealnet Subfile)", oursRun, oursTxs); err != nil {
+			return nil, err
+		}
+	} else {
+		oursRun.stop()
 	}
 	oursTxs = nil
+	if !want("kvstore") && !want("kvstore_sig") {
+		return res, nil
+	}
 
-	kvTxs := kvTransactions(n, size, nil)
-	kvRun, err := startKV(filepath.Join(dir, "kvstore"), chain, o.Log, nil)
-	if err != nil {
-		return nil, fmt.Errorf("kvstore: %w", err)
+	if want("kvstore") {
+		kvRun, err := startKV(filepath.Join(dir, "kvstore"), chain, o.Log, nil)
+		if err != nil {
+			return nil, fmt.Errorf("kvstore: %w", err)
+		}
+		if res.KVStore, err = o.drive(ctx, "kvstore", kvRun, kvTransactions(n, size, nil)); err != nil {
+			return nil, err
+		}
 	}
-	if res.KVStore, err = o.drive(ctx, "kvstore", kvRun, kvTxs); err != nil {
-		return nil, err
+	if !want("kvstore_sig") {
+		return res, nil
 	}
-	kvTxs = nil
 
 	key, err := identity.NewKey()
 	if err != nil {

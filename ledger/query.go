@@ -18,7 +18,7 @@ func (a *App) QueryContract(contractName, method string, args []byte) ([]byte, e
 	if !ok {
 		return nil, txerr.New(txerr.UnknownContract, "no contract %q", contractName)
 	}
-	view := statedb.View{Layer: statedb.NewOverlay(statedb.Base{DB: a.db}), Prefix: contractPrefix(contractName)}
+	view := statedb.View{Layer: a.committed, Prefix: contractPrefix(contractName)}
 	return ct.Query(view, method, args)
 }
 

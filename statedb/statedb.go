@@ -41,17 +41,6 @@ type Iterator interface {
 	Close() error
 }
 
-// Base reads the committed database.
-type Base struct{ DB dbm.DB }
-
-// Get returns the committed value or nil.
-func (b Base) Get(key []byte) ([]byte, error) { return b.DB.Get(key) }
-
-// Iterator returns a prefix iterator over committed state.
-func (b Base) Iterator(prefix []byte) (Iterator, error) {
-	return b.DB.Iterator(prefix, prefixEnd(prefix))
-}
-
 // Overlay buffers writes above a parent layer.
 type Overlay struct {
 	parent Reader

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ func benchCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "Benchmarks that print sealnet beside a baseline from the same run"}
 	var d time.Duration
 	var clients int
+	var cpuProfile, only string
 	ledgerCmd := &cobra.Command{
 		Use:   "ledger [--duration D --clients N --json]",
 		Short: "Committed Subfile tx/s and latency vs. CometBFT's kvstore with and without one signature check",
@@ -25,7 +27,18 @@ func benchCmd(g *globals) *cobra.Command {
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer cancel()
 			var progress io.Writer = os.Stderr
-			r, err := bench.Ledger(ctx, bench.LedgerOptions{Duration: d, Clients: clients, Progress: progress})
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			r, err := bench.Ledger(ctx, bench.LedgerOptions{Duration: d, Clients: clients, Progress: progress, Only: only})
 			if err != nil {
 				return err
 			}
@@ -42,6 +55,8 @@ func benchCmd(g *globals) *cobra.Command {
 		},
 	}
 	ledgerCmd.Flags().DurationVar(&d, "duration", 10*time.Second, "measuring time per target (at most 45s)")
+	ledgerCmd.Flags().StringVar(&only, "only", "", "run one target: ours, kvstore or kvstore_sig (no ratio then)")
+	ledgerCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	ledgerCmd.Flags().IntVar(&clients, "clients", 2000, "concurrent submitters, each waiting for its commit")
 	c.AddCommand(ledgerCmd)
 	return c

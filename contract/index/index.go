@@ -179,9 +179,18 @@ func (c Contract) subfile(ctx *contract.Context, st contract.State, raw []byte) 
 	if err := st.Set(join(pCID, e.HashAddress, ctx.TxID[:]), []byte{1}); err != nil {
 		return nil, err
 	}
-	ctx.Emit("subfile", "", contract.Attr{Key: "tx_number", Value: txn},
-		contract.Attr{Key: "holder", Value: e.Holder}, contract.Attr{Key: "hash_address", Value: e.HashAddress})
-	return contract.Result(e)
+	ctx.Emit("subfile", "", contract.Attr{Key: "holder", Value: e.Holder}, contract.Attr{Key: "hash_address", Value: e.HashAddress})
+	// The entry itself is in state (query "entry"); the receipt stays small
+	// so the transaction index does not store every entry twice.
+	return contract.Result(SubfileReceipt{TXNumber: txn, SubmitB: e.SubmitB, HashAddress: e.HashAddress, Keywords: kws})
+}
+
+// SubfileReceipt is what Subfile returns.
+type SubfileReceipt struct {
+	TXNumber    string   `cbor:"tx_number" json:"tx_number"`
+	SubmitB     string   `cbor:"submit_b" json:"submit_b"`
+	HashAddress string   `cbor:"hash_address" json:"hash_address"`
+	Keywords    []string `cbor:"keywords" json:"keywords"`
 }
 
 func (c Contract) querfile(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {

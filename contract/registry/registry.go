@@ -25,6 +25,9 @@ var (
 	pCert   = []byte("cert/")
 	pMember = []byte("member/")
 	pRevoke = []byte("rev/")
+	// RevokedPrefix is where revocation markers live, for callers that
+	// keep them in memory.
+	RevokedPrefix = pRevoke
 	pVote   = []byte("vote/")
 )
 
