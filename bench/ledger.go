@@ -111,6 +111,8 @@ func Ledger(ctx context.Context, o LedgerOptions) (*LedgerResult, error) {
 	res := &LedgerResult{Clients: o.Clients, DurationS: o.Duration.Seconds(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		TimeoutCommit: chain.TimeoutCommit.String(), MempoolSize: chain.MempoolSize}
 	n := int(o.Duration.Seconds() * maxRate)
+	// the unsigned kvstore runs several times faster; give it enough to last
+	kvN := 3 * n
 
 	if o.Only != "" && o.Only != "ours" && o.Only != "kvstore" && o.Only != "kvstore_sig" {
 		return nil, fmt.Errorf("unknown target %q (want ours, kvstore or kvstore_sig)", o.Only)
@@ -139,7 +141,7 @@ func Ledger(ctx context.Context, o LedgerOptions) (*LedgerResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kvstore: %w", err)
 		}
-		if res.KVStore, err = o.drive(ctx, "kvstore", kvRun, kvTransactions(n, size, nil)); err != nil {
+		if res.KVStore, err = o.drive(ctx, "kvstore", kvRun, kvTransactions(kvN, size, nil)); err != nil {
 			return nil, err
 		}
 	}

@@ -28,7 +28,7 @@ var (
 	// RevokedPrefix is where revocation markers live, for callers that
 	// keep them in memory.
 	RevokedPrefix = pRevoke
-	pVote   = []byte("vote/")
+	pVote         = []byte("vote/")
 )
 
 // Org is a member organization of the channel.

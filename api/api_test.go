@@ -1,0 +1,156 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+const cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+
+func freeP2P(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "tcp://" + l.Addr().String()
+}
+
+// startNode runs a one-org node with its API on an httptest server.
+func startNode(t *testing.T) (*api.Client, *identity.Identity, node.Home) {
+	t.Helper()
+	h := node.Home(t.TempDir())
+	cfg, err := node.Init(h, "org1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Channels[0].P2PListen = freeP2P(t)
+	if err := h.SaveConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.NewServer(n))
+	t.Cleanup(func() { srv.Close(); n.Close() })
+	id, err := identity.LoadIdentity(h.Keys(), cfg.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.NewClient(srv.URL), id, h
+}
+
+func TestAPIEndToEnd(t *testing.T) {
+	c, admin, _ := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	st, err := c.Status(ctx)
+	if err != nil || st.Org != "org1" || len(st.Channels) != 1 || st.Channels[0].Name != "default" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	r, err := c.Call(ctx, admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Summary: "gearbox vibration", Keywords: []string{"maintenance"}})
+	if err != nil || r.Code != 0 || r.Height < 1 {
+		t.Fatalf("subfile: %+v %v", r, err)
+	}
+	tx, err := c.Tx(ctx, "default", r.TxID)
+	if err != nil || tx.Envelope == nil || !tx.Envelope.Verified || tx.Envelope.Method != "subfile" || tx.Envelope.CreatorID != "admin@org1" {
+		t.Fatalf("tx show: %+v %v", tx, err)
+	}
+	b, err := c.Block(ctx, "default", r.Height)
+	if err != nil || len(b.TxIDs) == 0 || b.AppHash == "" {
+		t.Fatalf("block: %+v %v", b, err)
+	}
+	var found index.FindResult
+	if err := c.Query(ctx, "default", index.Name, "lookup", index.FindArgs{Keyword: "maintenance"}, &found); err != nil || len(found.Entries) != 1 {
+		t.Fatalf("lookup: %+v %v", found, err)
+	}
+	q, err := c.Call(ctx, admin, "default", index.Name, "querfile", index.FindArgs{Keyword: "maintenance"})
+	if err != nil || q.Code != 0 {
+		t.Fatalf("querfile: %+v %v", q, err)
+	}
+
+	var events []api.EventMessage
+	if err := c.Events(ctx, "default", 1, func(m api.EventMessage) bool { events = append(events, m); return true }, true); err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 || events[0].Event.Type != "subfile" || events[0].TxID != r.TxID {
+		t.Fatalf("events %+v", events)
+	}
+
+	// resubmitting the same bytes returns the committed result
+	raw, _ := api.SignCall(admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now())
+	first, err := c.SubmitRaw(ctx, "default", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.SubmitRaw(ctx, "default", raw)
+	if err != nil || again.TxID != first.TxID || again.Height != first.Height {
+		t.Fatalf("resubmit: %+v %v", again, err)
+	}
+}
+
+func TestAPIRejections(t *testing.T) {
+	c, admin, _ := startNode(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stale, _ := api.SignCall(admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now().Add(-10*time.Minute))
+	cases := []struct {
+		name    string
+		channel string
+		raw     []byte
+		code    txerr.Code
+		status  int
+	}{
+		{"malformed", "default", []byte("garbage"), txerr.Malformed, 400},
+		{"stale", "default", stale, txerr.StaleTimestamp, 400},
+		{"unknown channel", "nope", stale, txerr.WrongChannel, 404},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.SubmitRaw(ctx, tc.channel, tc.raw)
+			var ae *api.APIError
+			if !errors.As(err, &ae) || ae.Status != tc.status || txerr.CodeOf(err) != tc.code {
+				t.Fatalf("got %v (%+v), want %s with HTTP %d", err, ae, tc.code, tc.status)
+			}
+		})
+	}
+	// an oversized body is refused before decoding
+	resp, err := http.Post(c.Base+"/v1/channels/default/txs", "application/json", strings.NewReader(`{"tx":"`+strings.Repeat("A", 9<<20)+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e api.ErrorResponse
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || txerr.Code(e.Code) != txerr.Oversized {
+		t.Fatalf("oversized body: %d %+v", resp.StatusCode, e)
+	}
+	// the node still serves
+	if _, err := c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/metrics", "/openapi.json", "/healthz"} {
+		resp, err := http.Get(c.Base + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, err, resp.Status)
+		}
+		resp.Body.Close()
+	}
+}

@@ -1,0 +1,125 @@
+package node
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func freeP2P(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "tcp://" + l.Addr().String()
+}
+
+func initHome(t *testing.T) Home {
+	t.Helper()
+	h := Home(t.TempDir())
+	cfg, err := Init(h, "org1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Channels[0].P2PListen = freeP2P(t)
+	if err := h.SaveConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestInitOpenAndCreateChannel(t *testing.T) {
+	h := initHome(t)
+	if _, err := Init(h, "org1"); err == nil || !strings.Contains(err.Error(), "already initialized") {
+		t.Fatalf("second init: %v", err)
+	}
+	n, err := Open(h, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := n.CreateChannel("quality", freeP2P(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.CreateChannel("quality", freeP2P(t)); err == nil {
+		t.Fatal("channel created twice")
+	}
+	if _, err := n.CreateChannel("Bad Name", freeP2P(t)); err == nil {
+		t.Fatal("invalid channel name accepted")
+	}
+	names := []string{}
+	for _, c := range n.Channels() {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "default,quality" {
+		t.Fatalf("channels %v", names)
+	}
+	cfg, err := h.LoadConfig()
+	if err != nil || len(cfg.Channels) != 2 {
+		t.Fatalf("config after create: %+v %v", cfg, err)
+	}
+}
+
+func TestCorruptHomeRefusesToStart(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(h Home)
+		want   string
+	}{
+		{"no home", func(h Home) { os.Remove(h.Config()) }, "not a sealnet home"},
+		{"config garbage", func(h Home) { os.WriteFile(h.Config(), []byte("org = [unterminated"), 0o600) }, "config.toml"},
+		{"unknown setting", func(h Home) {
+			b, _ := os.ReadFile(h.Config())
+			os.WriteFile(h.Config(), append([]byte("colour = \"blue\"\n"), b...), 0o600)
+		}, "unknown setting colour"},
+		{"node key missing", func(h Home) { os.Remove(filepath.Join(h.Keys(), "node.key")) }, "node identity"},
+		{"genesis missing", func(h Home) { os.Remove(filepath.Join(h.Channel("default"), "config", "genesis.json")) }, "genesis"},
+		{"genesis garbage", func(h Home) {
+			os.WriteFile(filepath.Join(h.Channel("default"), "config", "genesis.json"), []byte("{"), 0o600)
+		}, "genesis"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := initHome(t)
+			tc.damage(h)
+			n, err := Open(h, quiet())
+			if err == nil {
+				n.Close()
+				t.Fatal("a damaged home started")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTestnetHomes(t *testing.T) {
+	dir := t.TempDir()
+	nodes, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 26656, APIPort: 7700, HostBase: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 3 || nodes[2].API != "127.0.0.13:7700" {
+		t.Fatalf("nodes %+v", nodes)
+	}
+	g1, _ := os.ReadFile(filepath.Join(dir, "org1", "channels", "default", "config", "genesis.json"))
+	g3, _ := os.ReadFile(filepath.Join(dir, "org3", "channels", "default", "config", "genesis.json"))
+	if len(g1) == 0 || string(g1) != string(g3) {
+		t.Fatal("nodes do not share one genesis")
+	}
+	cfg, err := nodes[0].Home.LoadConfig()
+	if err != nil || strings.Count(cfg.Channels[0].PersistentPeers, "@") != 2 {
+		t.Fatalf("peers of org1: %+v %v", cfg, err)
+	}
+	if _, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 1, APIPort: 2, HostBase: 10}); err == nil {
+		t.Fatal("testnet overwrote existing homes")
+	}
+}
