@@ -176,6 +176,19 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 		}
 	}
 
+	// a recorded keyword query from another org sees every entry so far
+	var q struct {
+		TxID    string            `json:"tx_id"`
+		QueryA  string            `json:"query_a"`
+		Entries []json.RawMessage `json:"entries"`
+	}
+	if err := run(t, sealnet, &q, "index", "find", "maintenance", "--home", homes[1]); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Entries) != len(acked) || q.QueryA == "" || q.TxID == "" {
+		t.Fatalf("index find: %d entries (want %d), QueryA %q", len(q.Entries), len(acked), q.QueryA)
+	}
+
 	// one validator dies without warning; the other three keep committing
 	if err := procs[3].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

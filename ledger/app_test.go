@@ -375,3 +375,39 @@ func FuzzCheckTx(f *testing.F) {
 		}
 	})
 }
+
+func TestRegistryRules(t *testing.T) {
+	c := newChain(t)
+	alice := c.enroll("alice", identity.RoleClient)
+	// a client may not enroll or revoke
+	carol := member(t, c.ca, "carol", identity.RoleClient, genesisTime.Add(-time.Hour), 365*24*time.Hour)
+	c.expect(c.block(c.sign(alice, registry.Name, "enroll", registry.EnrollArgs{CertDER: carol.CertDER}))[0], txerr.RoleDenied)
+
+	// org2 is admitted by vote with its first admin
+	ca2, err := identity.NewCA("org2", genesisTime.Add(-time.Hour), 10*365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin2 := member(t, ca2, "admin", identity.RoleAdmin, genesisTime.Add(-time.Hour), 365*24*time.Hour)
+	c.expect(c.block(c.sign(admin2, index.Name, "subfile", subfile("x")))[0], txerr.UnknownCert)
+	vote := registry.VoteOrgArgs{Name: "org2", RootDER: ca2.Cert.Raw, Members: [][]byte{admin2.CertDER}}
+	c.expect(c.block(c.sign(c.admin, registry.Name, "vote_org", vote))[0], txerr.OK)
+	c.expect(c.block(c.sign(admin2, index.Name, "subfile", subfile("x")))[0], txerr.OK)
+
+	// an admin acts only on its own org
+	c.expect(c.block(c.sign(admin2, registry.Name, "revoke", registry.RevokeArgs{Fingerprint: alice.Member.Fingerprint.String()}))[0], txerr.RoleDenied)
+	c.expect(c.block(c.sign(admin2, registry.Name, "enroll", registry.EnrollArgs{CertDER: carol.CertDER}))[0], txerr.RoleDenied)
+	// a certificate of a CA that is not a member is refused
+	ca3, _ := identity.NewCA("org1", genesisTime.Add(-time.Hour), time.Hour*24)
+	mallory := member(t, ca3, "mallory", identity.RoleClient, genesisTime.Add(-time.Hour), time.Hour*24)
+	c.expect(c.block(c.sign(c.admin, registry.Name, "enroll", registry.EnrollArgs{CertDER: mallory.CertDER}))[0], txerr.Rejected)
+}
+
+func TestCorruptDatabaseRefused(t *testing.T) {
+	c := newChain(t)
+	c.block()
+	c.db.Set(kHeight, []byte{1, 2, 3})
+	if _, err := NewApp(c.db, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+		t.Fatal("opened a database with a corrupt height record")
+	}
+}

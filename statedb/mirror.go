@@ -92,5 +92,8 @@ func (b Base) Get(key []byte) ([]byte, error) {
 
 // Iterator returns a prefix iterator over committed state.
 func (b Base) Iterator(prefix []byte) (Iterator, error) {
+	if len(prefix) == 0 {
+		return b.DB.Iterator(nil, nil)
+	}
 	return b.DB.Iterator(prefix, prefixEnd(prefix))
 }

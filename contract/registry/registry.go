@@ -5,6 +5,7 @@
 package registry
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"sync"
@@ -69,11 +70,13 @@ type RevokeArgs struct {
 	Reason      string `cbor:"reason,omitempty"`
 }
 
-// VoteOrgArgs is one member org's vote to admit a new org; the org joins
-// when more than half of the current orgs voted for the same root.
+// VoteOrgArgs is one member org's vote to admit a new org with its root
+// certificate and first members (its admin, its node); the org joins when
+// more than half of the current orgs voted for exactly the same proposal.
 type VoteOrgArgs struct {
-	Name    string `cbor:"name"`
-	RootDER []byte `cbor:"root"`
+	Name    string   `cbor:"name"`
+	RootDER []byte   `cbor:"root"`
+	Members [][]byte `cbor:"members,omitempty"`
 }
 
 // GetArgs names a certificate (queries "cert").
@@ -286,8 +289,21 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	if old, _ := st.Get(orgKey(a.Name)); old != nil {
 		return nil, txerr.New(txerr.Rejected, "org %s is already a member", a.Name)
 	}
-	fp := identity.FingerprintOf(a.RootDER)
-	if err := st.Set(voteKey(a.Name, ctx.Caller.Org), fp[:]); err != nil {
+	if len(a.Members) > 16 {
+		return nil, txerr.New(txerr.BadArgs, "vote_org: at most 16 first members")
+	}
+	for i, der := range a.Members {
+		m, err := identity.ParseMember(der)
+		if err != nil {
+			return nil, txerr.New(txerr.BadArgs, "vote_org: member %d: %v", i, err)
+		}
+		if err := identity.VerifyMember(m.Cert, root, ctx.Time); err != nil {
+			return nil, txerr.New(txerr.BadArgs, "vote_org: member %s: %v", m.ID, err)
+		}
+	}
+	proposal := sha256.Sum256(canon.MustMarshal(a))
+	fp := proposal[:]
+	if err := st.Set(voteKey(a.Name, ctx.Caller.Org), fp); err != nil {
 		return nil, err
 	}
 	orgs, votes := 0, 0
@@ -295,7 +311,7 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 		return nil, err
 	}
 	if err := st.Iterate(voteKey(a.Name, ""), func(_, v []byte) bool {
-		if string(v) == string(fp[:]) {
+		if string(v) == string(fp) {
 			votes++
 		}
 		return true
@@ -306,6 +322,11 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	if admitted {
 		if err := st.Set(orgKey(a.Name), canon.MustMarshal(Org{Name: a.Name, RootDER: a.RootDER, Since: ctx.Height})); err != nil {
 			return nil, err
+		}
+		for _, der := range a.Members {
+			if _, err := c.admit(st, der, ctx.Time, ctx.Height); err != nil {
+				return nil, err
+			}
 		}
 		ctx.Emit("org_admitted", "", contract.Attr{Key: "org", Value: a.Name})
 	}
