@@ -22,7 +22,9 @@ func TestOverlaysMatchAMap(t *testing.T) {
 	block := NewOverlay(base)
 	ref := map[string]string{}
 	rng := rand.New(rand.NewPCG(1, 2))
-	key := func() []byte { return []byte(fmt.Sprintf("%s/%02d", []string{"a", "b", "m"}[rng.IntN(3)], rng.IntN(40))) }
+	key := func() []byte {
+		return []byte(fmt.Sprintf("%s/%02d", []string{"a", "b", "m"}[rng.IntN(3)], rng.IntN(40)))
+	}
 	check := func(layer *Overlay, want map[string]string) {
 		t.Helper()
 		for _, p := range []string{"a/", "b/", "m/", ""} {
