@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -113,17 +111,7 @@ func (c *Client) Call(ctx context.Context, id *identity.Identity, channel, contr
 
 // SignCall builds and signs an envelope with a random nonce.
 func SignCall(id *identity.Identity, channel, contractName, method string, args any, now time.Time) ([]byte, error) {
-	a, err := canon.Marshal(args)
-	if err != nil {
-		return nil, fmt.Errorf("encode arguments: %w", err)
-	}
-	var n [8]byte
-	if _, err := rand.Read(n[:]); err != nil {
-		return nil, err
-	}
-	fp := id.Member.Fingerprint
-	return envelope.Sign(envelope.Payload{Channel: channel, Contract: contractName, Method: method, Args: a,
-		Creator: fp[:], Nonce: binary.BigEndian.Uint64(n[:]), Timestamp: now.UnixNano()}, id.Key)
+	return envelope.SignCall(id, channel, contractName, method, args, now)
 }
 
 // Query runs a read-only contract query; out receives the JSON result.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -194,7 +195,7 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request) {
 		err = cerr
 		if g != nil {
 			name = g.ChainID
-			gj, _ = json.Marshal(g)
+			gj, _ = cmtjson.Marshal(g)
 		}
 	} else {
 		g, jerr := s.n.JoinChannel(req.Genesis, req.P2PListen, req.Peers)
@@ -208,10 +209,12 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.Rejected, "%v", err))
 		return
 	}
+	resp := ChannelResponse{Name: name, Genesis: gj}
 	if c, cerr := s.n.Channel(name); cerr == nil {
 		s.watch(c)
+		resp.NodeID = string(c.Host.Node.NodeInfo().ID())
 	}
-	writeJSON(w, http.StatusOK, ChannelResponse{Name: name, Genesis: gj})
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request) {

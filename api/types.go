@@ -90,6 +90,7 @@ type ChannelRequest struct {
 // ChannelResponse answers a ChannelRequest.
 type ChannelResponse struct {
 	Name    string          `json:"name"`
+	NodeID  string          `json:"p2p_node_id"`
 	Genesis json.RawMessage `json:"genesis"`
 }
 

@@ -379,7 +379,7 @@ func startKV(dir string, chain ledger.ChainConfig, log *slog.Logger, key *ecdsa.
 		app = sa
 	}
 	cc := chain
-	cc.Home = dir
+	cc.Home, cc.OpenNetwork = dir, true
 	if cc.P2PListen, err = freeAddr(); err != nil {
 		return nil, err
 	}

@@ -10,7 +10,9 @@ package envelope
 
 import (
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,6 +111,22 @@ func Sign(p Payload, key *ecdsa.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("sign payload: %w", err)
 	}
 	return canon.Marshal(Envelope{Payload: body, Signature: sig})
+}
+
+// SignCall builds a call of contract.method by id with a random nonce and
+// the given time, and signs it.
+func SignCall(id *identity.Identity, channel, contractName, method string, args any, now time.Time) ([]byte, error) {
+	a, err := canon.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("encode arguments: %w", err)
+	}
+	var n [8]byte
+	if _, err := rand.Read(n[:]); err != nil {
+		return nil, err
+	}
+	fp := id.Member.Fingerprint
+	return Sign(Payload{Channel: channel, Contract: contractName, Method: method, Args: a,
+		Creator: fp[:], Nonce: binary.BigEndian.Uint64(n[:]), Timestamp: now.UnixNano()}, id.Key)
 }
 
 // Decode parses raw envelope bytes without checking the signature. Every

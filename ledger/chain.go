@@ -36,6 +36,7 @@ type ChainConfig struct {
 	TimeoutCommit   time.Duration // pause after a commit before the next height
 	EmptyBlocks     time.Duration // an empty block after this much idle time (0: never)
 	MempoolSize     int           // transactions; also the most one block holds
+	OpenNetwork     bool          // accept any peer (benchmark baselines); sealnet channels admit only registered nodes
 }
 
 // DefaultChainConfig returns the defaults for a channel home.
@@ -57,6 +58,7 @@ func (c ChainConfig) CometConfig() *cmtcfg.Config {
 	cfg.P2P.AddrBookStrict = false
 	cfg.P2P.AllowDuplicateIP = true
 	cfg.P2P.PexReactor = true
+	cfg.FilterPeers = !c.OpenNetwork
 	cfg.TxIndex.Indexer = "null"
 	cfg.Storage.DiscardABCIResponses = true
 	cfg.Consensus.TimeoutCommit = c.TimeoutCommit

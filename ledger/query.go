@@ -1,7 +1,11 @@
 package ledger
 
 import (
+	"context"
 	"encoding/binary"
+	"strings"
+
+	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/registry"
@@ -20,6 +24,27 @@ func (a *App) QueryContract(contractName, method string, args []byte) ([]byte, e
 	}
 	view := statedb.View{Layer: a.committed, Prefix: contractPrefix(contractName)}
 	return ct.Query(view, method, args)
+}
+
+// Query implements abci.Application for CometBFT's peer filter: a node ID
+// is admitted only if the registry lists it.
+func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
+	switch {
+	case strings.HasPrefix(req.Path, "/p2p/filter/id/"):
+		id := strings.TrimPrefix(req.Path, "/p2p/filter/id/")
+		ok, err := a.reg.PeerAllowed(statedb.View{Layer: a.committed, Prefix: contractPrefix(registry.Name)}, id)
+		if err != nil {
+			return &abci.ResponseQuery{Code: uint32(txerr.Internal), Log: err.Error()}, nil
+		}
+		if !ok {
+			a.log.Warn("refused a peer not allowed on the channel", "node_id", id)
+			return &abci.ResponseQuery{Code: uint32(txerr.RoleDenied), Log: "node " + id + " is not allowed on this channel"}, nil
+		}
+		return &abci.ResponseQuery{}, nil
+	case strings.HasPrefix(req.Path, "/p2p/filter/addr/"):
+		return &abci.ResponseQuery{}, nil
+	}
+	return &abci.ResponseQuery{Code: uint32(txerr.UnknownMethod), Log: "use the node API for queries"}, nil
 }
 
 // Member resolves a certificate fingerprint against committed state.

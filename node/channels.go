@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/types"
+
+	"github.com/sealnet/sealnet/contract/registry"
 )
 
 // CreateChannel makes a new channel with this node as its only validator
@@ -25,11 +27,11 @@ func (n *Node) CreateChannel(name, p2pListen string) (*types.GenesisDoc, error) 
 		return nil, err
 	}
 	om := &OrgMaterial{CA: ca, Members: [][]byte{admin, n.Identity.CertDER}}
-	val, _, err := NewValidator(n.Home.Channel(name), n.Config().Org+"-node")
+	val, id, err := NewValidator(n.Home.Channel(name), n.Config().Org+"-node")
 	if err != nil {
 		return nil, err
 	}
-	g, err := Genesis(name, time.Now(), []types.GenesisValidator{val}, []*OrgMaterial{om})
+	g, err := Genesis(name, time.Now(), []types.GenesisValidator{val}, []*OrgMaterial{om}, []registry.Peer{{NodeID: id, Org: n.Config().Org}})
 	if err != nil {
 		os.RemoveAll(n.Home.Channel(name))
 		return nil, err

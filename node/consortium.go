@@ -88,9 +88,11 @@ func NewValidator(chHome, name string) (types.GenesisValidator, string, error) {
 	return types.GenesisValidator{Address: pub.Address(), PubKey: pub, Power: 10, Name: name}, string(nk.ID()), nil
 }
 
-// Genesis builds a channel genesis.
-func Genesis(channel string, now time.Time, vals []types.GenesisValidator, orgs []*OrgMaterial) (*types.GenesisDoc, error) {
+// Genesis builds a channel genesis; peers are the CometBFT node IDs allowed
+// to connect from the start.
+func Genesis(channel string, now time.Time, vals []types.GenesisValidator, orgs []*OrgMaterial, peers []registry.Peer) (*types.GenesisDoc, error) {
 	st := ledger.DefaultAppState(channel)
+	st.Registry.Peers = peers
 	for _, o := range orgs {
 		st.Registry.Orgs = append(st.Registry.Orgs, registryOrg(o.CA))
 		for _, m := range o.Members {
@@ -136,11 +138,11 @@ func Init(h Home, org string) (*Config, error) {
 	}
 	cfg := DefaultConfig(org)
 	ch := cfg.Channels[0]
-	val, _, err := NewValidator(h.Channel(ch.Name), org+"-node")
+	val, id, err := NewValidator(h.Channel(ch.Name), org+"-node")
 	if err != nil {
 		return nil, fmt.Errorf("validator key: %w", err)
 	}
-	g, err := Genesis(ch.Name, now, []types.GenesisValidator{val}, []*OrgMaterial{om})
+	g, err := Genesis(ch.Name, now, []types.GenesisValidator{val}, []*OrgMaterial{om}, []registry.Peer{{NodeID: id, Org: org}})
 	if err != nil {
 		return nil, err
 	}

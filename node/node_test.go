@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -8,6 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	cmtjson "github.com/cometbft/cometbft/libs/json"
+
+	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/identity"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -121,5 +129,79 @@ func TestTestnetHomes(t *testing.T) {
 	}
 	if _, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 1, APIPort: 2, HostBase: 10}); err == nil {
 		t.Fatal("testnet overwrote existing homes")
+	}
+}
+
+// A node that joins a channel receives its blocks only after a member org's
+// admin allowed its node ID.
+func TestJoinNeedsAllowedPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two consortium nodes")
+	}
+	ha := initHome(t)
+	a, err := Open(ha, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p2pA := freeP2P(t)
+	g, err := a.CreateChannel("quality", p2pA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chA, _ := a.Channel("quality")
+	gj, err := cmtjson.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hb := Home(t.TempDir())
+	cfgB, err := Init(hb, "org2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB.Channels[0].P2PListen = freeP2P(t)
+	hb.SaveConfig(cfgB)
+	b, err := Open(hb, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	idA := string(chA.Host.Node.NodeInfo().ID())
+	if _, err := b.JoinChannel(gj, freeP2P(t), idA+"@"+strings.TrimPrefix(p2pA, "tcp://")); err != nil {
+		t.Fatal(err)
+	}
+	chB, _ := b.Channel("quality")
+	idB := string(chB.Host.Node.NodeInfo().ID())
+
+	time.Sleep(3 * time.Second)
+	if h, _ := chB.App.Height(); h != 0 || chA.Host.Node.Switch().Peers().Size() != 0 {
+		t.Fatalf("an unregistered node got connected (height %d)", h)
+	}
+
+	admin, err := identity.LoadIdentity(ha.Keys(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := envelope.SignCall(admin, "quality", registry.Name, "allow_peer", registry.AllowPeerArgs{NodeID: idB}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := chA.Submit(ctx, raw)
+	if err != nil || r.Code != 0 {
+		t.Fatalf("allow_peer: %+v %v", r, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		hb, _ := chB.App.Height()
+		if hb >= r.Height {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("allowed node stuck at height %d, channel at %d", hb, r.Height)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/types"
+
+	"github.com/sealnet/sealnet/contract/registry"
 )
 
 // TestnetOptions shape a local N-org network.
@@ -39,6 +41,7 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 		orgs  []*OrgMaterial
 		vals  []types.GenesisValidator
 		peers []string
+		ids   []registry.Peer
 	)
 	for i := 1; i <= o.Orgs; i++ {
 		org := fmt.Sprintf("org%d", i)
@@ -56,13 +59,14 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 			return nil, err
 		}
 		orgs = append(orgs, om)
+		ids = append(ids, registry.Peer{NodeID: id, Org: org})
 		vals = append(vals, val)
 		n := TestnetNode{Org: org, Home: h, Host: host, API: fmt.Sprintf("%s:%d", host, o.APIPort),
 			P2P: fmt.Sprintf("%s:%d", host, o.P2PPort)}
 		peers = append(peers, id+"@"+n.P2P)
 		nodes = append(nodes, n)
 	}
-	g, err := Genesis(o.Channel, now, vals, orgs)
+	g, err := Genesis(o.Channel, now, vals, orgs, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract/registry"
 )
 
 func channelCmd(g *globals) *cobra.Command {
@@ -67,7 +68,23 @@ func channelCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	c.AddCommand(create, join, list)
+	allow := &cobra.Command{
+		Use:   "allow NODE_ID",
+		Short: "Let a node of your org connect to the channel's network (registry.allow_peer)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			r, err := g.call(registry.Name, "allow_peer", registry.AllowPeerArgs{NodeID: args[0]})
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(r)
+			}
+			fmt.Printf("node %s may join channel %s: tx %s height %d\n", args[0], g.channel, r.TxID, r.Height)
+			return nil
+		},
+	}
+	c.AddCommand(create, join, list, allow)
 	return c
 }
 
@@ -88,8 +105,11 @@ func channelReq(g *globals, req api.ChannelRequest, genesisOut string) error {
 		}
 	}
 	if g.json {
-		return printJSON(map[string]any{"name": r.Name})
+		return printJSON(map[string]any{"name": r.Name, "p2p_node_id": r.NodeID})
 	}
-	fmt.Printf("channel %s is hosted\n", r.Name)
+	fmt.Printf("channel %s is hosted by node %s\n", r.Name, r.NodeID)
+	if len(req.Genesis) > 0 {
+		fmt.Printf("its members accept this node once an admin runs: sealnet channel allow %s --channel %s\n", r.NodeID, r.Name)
+	}
 	return nil
 }

@@ -30,6 +30,7 @@ var (
 	// keep them in memory.
 	RevokedPrefix = pRevoke
 	pVote         = []byte("vote/")
+	pPeer         = []byte("peer/")
 )
 
 // Org is a member organization of the channel.
@@ -79,6 +80,19 @@ type VoteOrgArgs struct {
 	Members [][]byte `cbor:"members,omitempty"`
 }
 
+// AllowPeerArgs admits a node of the caller's org to the channel's
+// consensus network by its CometBFT node ID.
+type AllowPeerArgs struct {
+	NodeID string `cbor:"node_id"`
+}
+
+// Peer is a node admitted to the channel's network.
+type Peer struct {
+	NodeID string `cbor:"node_id" json:"node_id"`
+	Org    string `cbor:"org" json:"org"`
+	Since  int64  `cbor:"since" json:"since"`
+}
+
 // GetArgs names a certificate (queries "cert").
 type GetArgs struct {
 	Fingerprint string `cbor:"fingerprint"`
@@ -88,6 +102,7 @@ type GetArgs struct {
 type Genesis struct {
 	Orgs    []GenesisOrg `json:"orgs"`
 	Members []string     `json:"members"` // certificate PEMs (admins and nodes)
+	Peers   []Peer       `json:"peers"`   // CometBFT node IDs allowed to connect
 }
 
 // GenesisOrg is an org and its root certificate PEM.
@@ -113,9 +128,10 @@ func (c *Contract) Name() string { return Name }
 func (c *Contract) Methods() map[string]contract.Method {
 	admin := []identity.Role{identity.RoleAdmin}
 	return map[string]contract.Method{
-		"enroll":   {Roles: admin, Run: c.enroll},
-		"revoke":   {Roles: admin, Run: c.revoke},
-		"vote_org": {Roles: admin, Run: c.voteOrg},
+		"enroll":     {Roles: admin, Run: c.enroll},
+		"revoke":     {Roles: admin, Run: c.revoke},
+		"vote_org":   {Roles: admin, Run: c.voteOrg},
+		"allow_peer": {Roles: admin, Run: c.allowPeer},
 	}
 }
 
@@ -137,6 +153,14 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 			return fmt.Errorf("org %s listed twice", o.Name)
 		}
 		if err := st.Set(orgKey(o.Name), canon.MustMarshal(Org{Name: o.Name, RootDER: root.Raw})); err != nil {
+			return err
+		}
+	}
+	for _, p := range g.Peers {
+		if old, _ := st.Get(orgKey(p.Org)); old == nil {
+			return fmt.Errorf("peer %s: org %s is not in the genesis", p.NodeID, p.Org)
+		}
+		if err := st.Set(peerKey(p.NodeID), canon.MustMarshal(Peer{NodeID: p.NodeID, Org: p.Org})); err != nil {
 			return err
 		}
 	}
@@ -333,6 +357,45 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	return contract.Result(map[string]any{"org": a.Name, "votes": votes, "orgs": orgs, "admitted": admitted})
 }
 
+func (c *Contract) allowPeer(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a AllowPeerArgs
+	if err := contract.DecodeArgs("allow_peer", raw, &a); err != nil {
+		return nil, err
+	}
+	if !validNodeID(a.NodeID) {
+		return nil, txerr.New(txerr.BadArgs, "allow_peer: node ID %q: want 40 lowercase hex digits", a.NodeID)
+	}
+	if old, _ := st.Get(peerKey(a.NodeID)); old != nil {
+		return nil, txerr.New(txerr.Rejected, "node %s is already allowed", a.NodeID)
+	}
+	p := Peer{NodeID: a.NodeID, Org: ctx.Caller.Org, Since: ctx.Height}
+	if err := st.Set(peerKey(a.NodeID), canon.MustMarshal(p)); err != nil {
+		return nil, err
+	}
+	ctx.Emit("peer_allowed", "", contract.Attr{Key: "node_id", Value: p.NodeID}, contract.Attr{Key: "org", Value: p.Org})
+	return contract.Result(p)
+}
+
+func validNodeID(id string) bool {
+	if len(id) != 40 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// PeerAllowed reports whether a CometBFT node may join the channel's
+// network: only nodes listed in the genesis or allowed by a member org's
+// admin, so a non-member never receives the channel's blocks.
+func (c *Contract) PeerAllowed(st contract.State, nodeID string) (bool, error) {
+	v, err := st.Get(peerKey(nodeID))
+	return v != nil, err
+}
+
 // Resolve returns the caller behind fingerprint fp: its parsed certificate
 // and whether it was revoked, as of st. Certificates not enrolled give an
 // UnknownCert error.
@@ -401,6 +464,19 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 			return nil, err
 		}
 		return contract.Result(out)
+	case "peers":
+		var out []Peer
+		err := st.Iterate(pPeer, func(_, v []byte) bool {
+			var p Peer
+			if canon.Unmarshal(v, &p) == nil {
+				out = append(out, p)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(out)
 	case "cert":
 		var a GetArgs
 		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
@@ -429,6 +505,7 @@ func revokeKey(fp identity.Fingerprint) []byte {
 func memberKey(org, id string) []byte {
 	return []byte(string(pMember) + org + "\x00" + id)
 }
+func peerKey(id string) []byte { return append(append([]byte{}, pPeer...), id...) }
 func voteKey(org, voter string) []byte {
 	return []byte(string(pVote) + org + "\x00" + voter)
 }
