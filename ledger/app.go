@@ -47,7 +47,7 @@ import (
 var (
 	pState    = []byte("s/")
 	pNonce    = []byte("s/sys/nonce/")
-	pNonceExp = []byte("s/sys/nexp/")
+	pNonceExp = []byte("s/sys/nexp/") // per block: the nonces it spent
 	kHeight   = []byte("m/height")
 	kAppHash  = []byte("m/apphash")
 	kParams   = []byte("m/params")
@@ -99,6 +99,7 @@ type App struct {
 
 	block     *statedb.Overlay // writes of the block being executed
 	blockRes  *Block
+	spent     []byte // nonce entries (fingerprint||nonce) spent in the block
 	listeners []func(*Block)
 }
 
@@ -337,7 +338,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		blk.Txs[i] = r
 		results[i] = &abci.ExecTxResult{Code: uint32(r.Code), Data: r.Data, Log: r.Log}
 	}
-	if err := a.pruneNonces(req.Time.Add(-p.Tau())); err != nil {
+	if err := a.closeNonces(req.Height, req.Time, p.Tau()); err != nil {
 		return nil, err
 	}
 	blk.AppHash = a.block.Hash(prevHash, req.Height)
@@ -399,8 +400,7 @@ func (a *App) deliver(raw []byte, auth authResult, txLayer *statedb.Overlay, p A
 	pl := &c.tx.Payload
 	// The nonce is spent once the transaction is authenticated, whatever
 	// the contract decides, so a failed transaction cannot be replayed either.
-	a.block.Set(nonceKey(c.tx.Creator, pl.Nonce), []byte{1})
-	a.block.Set(nonceExpKey(pl.Timestamp, c.tx.Creator, pl.Nonce), []byte{1})
+	a.spendNonce(c.tx.Creator, pl.Nonce)
 	caller := contract.Caller{ID: c.member.ID, Org: c.member.Org, Role: c.member.Role, Fingerprint: c.member.Fingerprint}
 	ctx := contract.NewContext(pl.Contract, caller, p.Channel, req.Height, req.Time, c.tx.ID, c.tx.Signature)
 	data, err := m.Run(ctx, statedb.View{Layer: txLayer, Prefix: contractPrefix(pl.Contract)}, pl.Args)
@@ -423,45 +423,6 @@ func resultOf(id envelope.ID, data []byte, events []contract.Event, err error) T
 	return r
 }
 
-// pruneNonces forgets nonces whose timestamps fell out of the window: a
-// transaction that old is rejected as stale anyway.
-func (a *App) pruneNonces(before time.Time) error {
-	it, err := a.block.Iterator(pNonceExp)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	cut := uint64(before.UnixNano())
-	var drop [][]byte
-	for ; it.Valid(); it.Next() {
-		k := it.Key()
-		rest := k[len(pNonceExp):]
-		if len(rest) != 8+32+8 || binary.BigEndian.Uint64(rest) >= cut {
-			break
-		}
-		drop = append(drop, append([]byte{}, k...))
-	}
-	for _, k := range drop {
-		rest := k[len(pNonceExp):]
-		a.block.Delete(k)
-		a.block.Delete(append(append([]byte{}, pNonce...), rest[8:]...))
-	}
-	return nil
-}
-
-func nonceKey(fp identity.Fingerprint, nonce uint64) []byte {
-	k := make([]byte, 0, len(pNonce)+32+8)
-	k = append(append(k, pNonce...), fp[:]...)
-	return binary.BigEndian.AppendUint64(k, nonce)
-}
-
-func nonceExpKey(ts int64, fp identity.Fingerprint, nonce uint64) []byte {
-	k := make([]byte, 0, len(pNonceExp)+8+32+8)
-	k = binary.BigEndian.AppendUint64(append(k, pNonceExp...), uint64(ts))
-	k = append(k, fp[:]...)
-	return binary.BigEndian.AppendUint64(k, nonce)
-}
-
 // Commit implements abci.Application: one atomic batch for the block.
 func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit, error) {
 	blk := a.blockRes
@@ -473,14 +434,18 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	if err := a.block.WriteTo(b); err != nil {
 		return nil, fmt.Errorf("commit state: %w", err)
 	}
-	for i := range blk.Txs {
-		r := &blk.Txs[i]
-		pos := txPosKey(r.Height, r.Index)
-		if err := b.Set(pos, canon.MustMarshal(r)); err != nil {
+	// The local index: one record per block with every result, and one
+	// small key per transaction pointing at it.
+	if len(blk.Txs) > 0 {
+		if err := b.Set(blockKey(blk.Height), canon.MustMarshal(blk.Txs)); err != nil {
 			return nil, err
 		}
-		if err := b.Set(append(append([]byte{}, pTxByID...), r.ID[:]...), pos[len(pTxByPos):]); err != nil {
-			return nil, err
+		for i := range blk.Txs {
+			r := &blk.Txs[i]
+			pos := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(r.Height)), uint32(r.Index))
+			if err := b.Set(append(append([]byte{}, pTxByID...), r.ID[:]...), pos); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := b.Set(kHeight, binary.BigEndian.AppendUint64(nil, uint64(blk.Height))); err != nil {
@@ -508,7 +473,6 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	return &abci.ResponseCommit{}, nil
 }
 
-func txPosKey(height int64, idx int) []byte {
-	k := binary.BigEndian.AppendUint64(append([]byte{}, pTxByPos...), uint64(height))
-	return binary.BigEndian.AppendUint32(k, uint32(idx))
+func blockKey(height int64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, pTxByPos...), uint64(height))
 }

@@ -215,16 +215,21 @@ func TestStaleTimestampRejected(t *testing.T) {
 	c.expect(c.block(future)[0], txerr.StaleTimestamp)
 }
 
-func TestNoncesForgottenAfterTau(t *testing.T) {
+func TestNoncesForgottenAfterTwoTau(t *testing.T) {
 	c := newChain(t)
 	c.expect(c.block(c.sign(c.admin, index.Name, "subfile", subfile("x")))[0], txerr.OK)
 	if n := countPrefix(t, c.db, pNonce); n != 1 {
 		t.Fatalf("%d nonces stored", n)
 	}
-	c.now = c.now.Add(2 * DefaultTau)
+	c.now = c.now.Add(DefaultTau * 3 / 2)
 	c.block()
-	if n := countPrefix(t, c.db, pNonce); n != 0 {
-		t.Fatalf("%d nonces left after tau", n)
+	if n := countPrefix(t, c.db, pNonce); n != 1 {
+		t.Fatalf("nonce forgotten after 1.5 tau (%d left)", n)
+	}
+	c.now = c.now.Add(DefaultTau)
+	c.block()
+	if n := countPrefix(t, c.db, pNonce) + countPrefix(t, c.db, pNonceExp); n != 0 {
+		t.Fatalf("%d nonce records left after 2 tau", n)
 	}
 }
 

@@ -62,33 +62,50 @@ func (a *App) TxResult(id envelope.ID) (*TxResult, error) {
 	if pos == nil {
 		return nil, txerr.New(txerr.NotFound, "no committed transaction %s on this channel", id)
 	}
-	raw, err := a.db.Get(append(append([]byte{}, pTxByPos...), pos...))
+	if len(pos) != 12 {
+		return nil, txerr.New(txerr.Internal, "tx index entry for %s is corrupt", id)
+	}
+	txs, err := a.blockResults(int64(binary.BigEndian.Uint64(pos)))
+	if err != nil {
+		return nil, err
+	}
+	i := int(binary.BigEndian.Uint32(pos[8:]))
+	if i >= len(txs) || txs[i].ID != id {
+		return nil, txerr.New(txerr.Internal, "tx index entry for %s points at the wrong result", id)
+	}
+	return &txs[i], nil
+}
+
+func (a *App) blockResults(height int64) ([]TxResult, error) {
+	raw, err := a.db.Get(blockKey(height))
 	if err != nil || raw == nil {
-		return nil, txerr.New(txerr.Internal, "tx index entry for %s is missing", id)
+		return nil, txerr.New(txerr.Internal, "results of block %d are missing", height)
 	}
-	var r TxResult
-	if err := canon.Unmarshal(raw, &r); err != nil {
-		return nil, txerr.New(txerr.Internal, "tx index entry for %s: %v", id, err)
+	var txs []TxResult
+	if err := canon.Unmarshal(raw, &txs); err != nil {
+		return nil, txerr.New(txerr.Internal, "results of block %d: %v", height, err)
 	}
-	return &r, nil
+	return txs, nil
 }
 
 // Results calls fn with committed transaction results from height on, in
 // block order, until fn returns false.
 func (a *App) Results(from int64, fn func(*TxResult) bool) error {
-	start := binary.BigEndian.AppendUint64(append([]byte{}, pTxByPos...), uint64(max(from, 0)))
+	start := blockKey(max(from, 0))
 	it, err := a.db.Iterator(start, []byte("x/c"))
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	for ; it.Valid(); it.Next() {
-		var r TxResult
-		if err := canon.Unmarshal(it.Value(), &r); err != nil {
+		var txs []TxResult
+		if err := canon.Unmarshal(it.Value(), &txs); err != nil {
 			return txerr.New(txerr.Internal, "tx index: %v", err)
 		}
-		if !fn(&r) {
-			return nil
+		for i := range txs {
+			if !fn(&txs[i]) {
+				return nil
+			}
 		}
 	}
 	return nil
