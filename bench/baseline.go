@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
-	"runtime"
 	"sync"
 
 	"github.com/cometbft/cometbft/abci/example/kvstore"
@@ -147,18 +146,7 @@ func (a *sigApp) FinalizeBlock(ctx context.Context, req *abci.RequestFinalizeBlo
 			misses = append(misses, i)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(len(misses), 1))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := w; j < len(misses); j += workers {
-				ok[misses[j]] = a.verify(req.Txs[misses[j]])
-			}
-		}()
-	}
-	wg.Wait()
+	ledger.Parallel(len(misses), func(j int) { ok[misses[j]] = a.verify(req.Txs[misses[j]]) })
 	inner := *req
 	inner.Txs = make([][]byte, 0, len(req.Txs))
 	for i, tx := range req.Txs {

@@ -366,20 +366,27 @@ func (a *App) authenticateAll(txs [][]byte) []authResult {
 	if len(misses) == 0 {
 		return out
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(misses))
+	Parallel(len(misses), func(j int) {
+		i := misses[j]
+		out[i].c, out[i].err = a.authenticate(txs[i], a.committed)
+	})
+	return out
+}
+
+// Parallel calls fn(0..n-1) on GOMAXPROCS goroutines and waits.
+func Parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := w; j < len(misses); j += workers {
-				i := misses[j]
-				out[i].c, out[i].err = a.authenticate(txs[i], a.committed)
+			for i := w; i < n; i += workers {
+				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // deliver runs one transaction in its own overlay and merges it into the

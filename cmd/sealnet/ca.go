@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
 )
@@ -210,14 +212,11 @@ func caListCmd(g *globals) *cobra.Command {
 		Short: "List the certificates enrolled on the channel",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
 			var certs []registry.Cert
-			if err := c.Query(ctx, g.channel, registry.Name, "certs", struct{}{}, &certs); err != nil {
+			err := g.withClient(func(ctx context.Context, c *api.Client) error {
+				return c.Query(ctx, g.channel, registry.Name, "certs", struct{}{}, &certs)
+			})
+			if err != nil {
 				return err
 			}
 			if g.json {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -49,13 +50,11 @@ func channelCmd(g *globals) *cobra.Command {
 		Short: "List the channels this node hosts",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			cl, err := g.client()
-			if err != nil {
+			var s *api.Status
+			err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+				s, err = c.Status(ctx)
 				return err
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
-			s, err := cl.Status(ctx)
+			})
 			if err != nil {
 				return err
 			}
@@ -89,13 +88,11 @@ func channelCmd(g *globals) *cobra.Command {
 }
 
 func channelReq(g *globals, req api.ChannelRequest, genesisOut string) error {
-	cl, err := g.client()
-	if err != nil {
+	var r *api.ChannelResponse
+	err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+		r, err = c.Channel(ctx, req)
 		return err
-	}
-	ctx, cancel := g.ctx()
-	defer cancel()
-	r, err := cl.Channel(ctx, req)
+	})
 	if err != nil {
 		return err
 	}

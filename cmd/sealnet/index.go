@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/index"
 )
 
@@ -68,14 +70,11 @@ func indexCmd(g *globals) *cobra.Command {
 		Short: "Find entries by keyword without recording the query",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
 			var res index.FindResult
-			if err := cl.Query(ctx, g.channel, index.Name, "lookup", index.FindArgs{Keyword: args[0], Limit: limit}, &res); err != nil {
+			err := g.withClient(func(ctx context.Context, c *api.Client) error {
+				return c.Query(ctx, g.channel, index.Name, "lookup", index.FindArgs{Keyword: args[0], Limit: limit}, &res)
+			})
+			if err != nil {
 				return err
 			}
 			if g.json {

@@ -4,7 +4,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,6 +100,18 @@ func (g *globals) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), g.timeout)
 }
 
+// withClient calls fn with the node's API client and a context bounded by
+// --timeout.
+func (g *globals) withClient(fn func(ctx context.Context, c *api.Client) error) error {
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := g.ctx()
+	defer cancel()
+	return fn(ctx, c)
+}
+
 // printJSON writes v as one line of JSON.
 func printJSON(v any) error {
 	b, err := json.Marshal(v)
@@ -118,13 +129,11 @@ func (g *globals) call(contractName, method string, args any) (*api.TxResponse, 
 	if err != nil {
 		return nil, err
 	}
-	c, err := g.client()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := g.ctx()
-	defer cancel()
-	r, err := c.Call(ctx, id, g.channel, contractName, method, args)
+	var r *api.TxResponse
+	err = g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+		r, err = c.Call(ctx, id, g.channel, contractName, method, args)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -137,5 +146,3 @@ func (g *globals) call(contractName, method string, args any) (*api.TxResponse, 
 	}
 	return r, nil
 }
-
-var errUsage = errors.New("usage")

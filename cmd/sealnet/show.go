@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -16,13 +17,11 @@ func txCmd(g *globals) *cobra.Command {
 		Short: "Show a transaction's signed envelope, decoded content and result",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cl, err := g.client()
-			if err != nil {
+			var r *api.TxResponse
+			err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+				r, err = c.Tx(ctx, g.channel, args[0])
 				return err
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
-			r, err := cl.Tx(ctx, g.channel, args[0])
+			})
 			if err != nil {
 				return err
 			}
@@ -62,13 +61,11 @@ func blockCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("height %q: %w", args[0], err)
 			}
-			cl, err := g.client()
-			if err != nil {
+			var b *api.BlockResponse
+			err = g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+				b, err = c.Block(ctx, g.channel, h)
 				return err
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
-			b, err := cl.Block(ctx, g.channel, h)
+			})
 			if err != nil {
 				return err
 			}

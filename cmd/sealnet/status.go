@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/sealnet/sealnet/api"
 )
 
 func statusCmd(g *globals) *cobra.Command {
@@ -12,13 +15,11 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "Show the node's org, identity and channels",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.client()
-			if err != nil {
+			var s *api.Status
+			err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+				s, err = c.Status(ctx)
 				return err
-			}
-			ctx, cancel := g.ctx()
-			defer cancel()
-			s, err := c.Status(ctx)
+			})
 			if err != nil {
 				return err
 			}

@@ -438,45 +438,11 @@ func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, erro
 func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
 	switch method {
 	case "orgs":
-		var out []Org
-		err := st.Iterate(pOrg, func(_, v []byte) bool {
-			var o Org
-			if canon.Unmarshal(v, &o) == nil {
-				out = append(out, o)
-			}
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		return contract.Result(out)
+		return list[Org](st, pOrg, nil)
 	case "certs":
-		var out []Cert
-		err := st.Iterate(pCert, func(_, v []byte) bool {
-			var r Cert
-			if canon.Unmarshal(v, &r) == nil {
-				r.DER = nil
-				out = append(out, r)
-			}
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		return contract.Result(out)
+		return list(st, pCert, func(c *Cert) { c.DER = nil })
 	case "peers":
-		var out []Peer
-		err := st.Iterate(pPeer, func(_, v []byte) bool {
-			var p Peer
-			if canon.Unmarshal(v, &p) == nil {
-				out = append(out, p)
-			}
-			return true
-		})
-		if err != nil {
-			return nil, err
-		}
-		return contract.Result(out)
+		return list[Peer](st, pPeer, nil)
 	case "cert":
 		var a GetArgs
 		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
@@ -493,6 +459,30 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 		return contract.Result(rec)
 	}
 	return nil, txerr.New(txerr.UnknownMethod, "registry has no query %q", method)
+}
+
+// list returns every record under prefix, trimmed by trim (may be nil).
+func list[T any](st contract.State, prefix []byte, trim func(*T)) ([]byte, error) {
+	out := []T{}
+	var derr error
+	err := st.Iterate(prefix, func(_, v []byte) bool {
+		var r T
+		if derr = canon.Unmarshal(v, &r); derr != nil {
+			return false
+		}
+		if trim != nil {
+			trim(&r)
+		}
+		out = append(out, r)
+		return true
+	})
+	if err == nil && derr != nil {
+		err = txerr.New(txerr.Internal, "registry record: %v", derr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return contract.Result(out)
 }
 
 func orgKey(name string) []byte { return append(append([]byte{}, pOrg...), name...) }
