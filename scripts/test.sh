@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every sealnet test: installs what the tests need, checks formatting and
-# vet, runs the unit, integration and multi-process tests, then a short fuzz
-# pass over each decoder of untrusted bytes.
+# Runs every sealnet test: builds what the tests need (the pinned Kubo, from
+# the Go module proxy, cached in .cache/), checks formatting and vet, runs the
+# unit, integration, interop and multi-process tests, then a short fuzz pass
+# over each decoder of untrusted bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,11 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+
+echo "== reference peers"
+SEALNET_KUBO=$(bash scripts/kubo.sh)
+export SEALNET_KUBO
+"$SEALNET_KUBO" version
 
 echo "== tests"
 go test -count=1 -timeout 20m ./...
