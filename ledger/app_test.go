@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -414,5 +415,42 @@ func TestCorruptDatabaseRefused(t *testing.T) {
 	c.db.Set(kHeight, []byte{1, 2, 3})
 	if _, err := NewApp(c.db, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 		t.Fatal("opened a database with a corrupt height record")
+	}
+}
+
+func TestTransferRecordsAndPurge(t *testing.T) {
+	c := newChain(t)
+	custodian := c.enroll("node", identity.RoleNode)
+	bob := c.enroll("bob", identity.RoleClient)
+	args := subfile("maintenance")
+	args.Custodian = custodian.Member.Fingerprint.String()
+	e := c.block(c.sign(bob, index.Name, "subfile", args))[0]
+	c.expect(e, txerr.OK)
+	txn := e.ID.String()
+	req := strings.Repeat("ab", 32)
+	c.expect(c.block(c.sign(c.admin, index.Name, "keyrequest", index.KeyRequestArgs{TXNumber: txn, Request: req}))[0], txerr.OK)
+	c.expect(c.block(c.sign(c.admin, index.Name, "keyrequest", index.KeyRequestArgs{TXNumber: txn, Request: req}))[0], txerr.Rejected)
+	ans := index.KeyAnswerArgs{TXNumber: txn, Request: req, Answer: strings.Repeat("cd", 32), Granted: true}
+	// only the custodian answers, and only once
+	c.expect(c.block(c.sign(bob, index.Name, "keyanswer", ans))[0], txerr.RoleDenied)
+	c.expect(c.block(c.sign(custodian, index.Name, "keyanswer", ans))[0], txerr.OK)
+	c.expect(c.block(c.sign(custodian, index.Name, "keyanswer", ans))[0], txerr.Rejected)
+	out, err := c.app.QueryContract(index.Name, "transfers", canon.MustMarshal(index.PurgeArgs{TXNumber: txn}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []index.TransferRecord
+	if err := canon.Unmarshal(out, &recs); err != nil || len(recs) != 1 || !recs[0].Granted || recs[0].Requester != c.admin.Member.Fingerprint.String() {
+		t.Fatalf("transfers %+v %v", recs, err)
+	}
+	// purge: not by another client, yes by the owner, once
+	alice := c.enroll("alice", identity.RoleClient)
+	c.expect(c.block(c.sign(alice, index.Name, "purge", index.PurgeArgs{TXNumber: txn}))[0], txerr.RoleDenied)
+	c.expect(c.block(c.sign(bob, index.Name, "purge", index.PurgeArgs{TXNumber: txn}))[0], txerr.OK)
+	c.expect(c.block(c.sign(bob, index.Name, "purge", index.PurgeArgs{TXNumber: txn}))[0], txerr.Rejected)
+	out, _ = c.app.QueryContract(index.Name, "entry", canon.MustMarshal(index.PurgeArgs{TXNumber: txn}))
+	var entry index.Entry
+	if err := canon.Unmarshal(out, &entry); err != nil || !entry.Purged || entry.SubmitB == "" {
+		t.Fatalf("purged entry %+v %v", entry, err)
 	}
 }

@@ -43,6 +43,7 @@ var (
 	pKeyword = []byte("k/")
 	pCID     = []byte("c/")
 	pQuery   = []byte("q/")
+	pXfer    = []byte("x/")
 )
 
 // Entry is one row of the keyword-index table.
@@ -60,7 +61,43 @@ type Entry struct {
 	TXNumber    string   `cbor:"tx_number" json:"tx_number"`
 	Height      int64    `cbor:"height" json:"height"`
 	Version     string   `cbor:"version" json:"version"`
+	Creator     string   `cbor:"creator" json:"creator"`                         // fingerprint of the submitter's certificate (the M1 signer)
+	Custodian   string   `cbor:"custodian,omitempty" json:"custodian,omitempty"` // fingerprint of the node that answers key requests
 	Purged      bool     `cbor:"purged,omitempty" json:"purged,omitempty"`
+	PurgedAt    int64    `cbor:"purged_at,omitempty" json:"purged_at,omitempty"` // height
+}
+
+// TransferRecord is the on-chain trace of one key request and its answer:
+// hashes only (the paper's h(r, s)), never the key.
+type TransferRecord struct {
+	TXNumber  string `cbor:"tx_number" json:"tx_number"` // the entry
+	Requester string `cbor:"requester" json:"requester"` // fingerprint
+	Request   string `cbor:"request" json:"request"`     // SHA-256 of the signed request
+	RequestAt int64  `cbor:"request_at" json:"request_at"`
+	Answer    string `cbor:"answer,omitempty" json:"answer,omitempty"` // SHA-256 of the signed answer
+	Granted   bool   `cbor:"granted,omitempty" json:"granted,omitempty"`
+	Reason    string `cbor:"reason,omitempty" json:"reason,omitempty"`
+	AnswerAt  int64  `cbor:"answer_at,omitempty" json:"answer_at,omitempty"`
+}
+
+// KeyRequestArgs records that the caller asked for an entry's key.
+type KeyRequestArgs struct {
+	TXNumber string `cbor:"tx_number"`
+	Request  string `cbor:"request"` // hex SHA-256 of the signed request
+}
+
+// KeyAnswerArgs records the custodian's answer to a recorded request.
+type KeyAnswerArgs struct {
+	TXNumber string `cbor:"tx_number"`
+	Request  string `cbor:"request"`
+	Answer   string `cbor:"answer"`
+	Granted  bool   `cbor:"granted,omitempty"`
+	Reason   string `cbor:"reason,omitempty"`
+}
+
+// PurgeArgs marks an entry purged (its key destroyed).
+type PurgeArgs struct {
+	TXNumber string `cbor:"tx_number"`
 }
 
 // QueryRecord is the on-chain trace of a Querfile call.
@@ -81,6 +118,7 @@ type SubfileArgs struct {
 	Keywords    []string `cbor:"keywords"`
 	Size        uint64   `cbor:"size,omitempty"`
 	Type        string   `cbor:"type,omitempty"`
+	Custodian   string   `cbor:"custodian,omitempty"` // fingerprint of the node that answers key requests
 }
 
 // FindArgs are Querfile's and Lookup's arguments.
@@ -111,8 +149,11 @@ func (c Contract) Methods() map[string]contract.Method {
 	readers := []identity.Role{identity.RoleAdmin, identity.RoleClient, identity.RoleNode,
 		identity.RoleCertifier, identity.RoleWorker}
 	return map[string]contract.Method{
-		"subfile":  {Roles: writers, Run: c.subfile},
-		"querfile": {Roles: readers, Run: c.querfile},
+		"subfile":    {Roles: writers, Run: c.subfile},
+		"querfile":   {Roles: readers, Run: c.querfile},
+		"keyrequest": {Roles: writers, Run: c.keyRequest},
+		"keyanswer":  {Roles: []identity.Role{identity.RoleNode}, Run: c.keyAnswer},
+		"purge":      {Roles: writers, Run: c.purge},
 	}
 }
 
@@ -161,8 +202,13 @@ func (c Contract) subfile(ctx *contract.Context, st contract.State, raw []byte) 
 			kws = append(kws, n)
 		}
 	}
+	if a.Custodian != "" {
+		if _, err := identity.ParseFingerprint(a.Custodian); err != nil {
+			return nil, txerr.New(txerr.BadArgs, "subfile: custodian: %v", err)
+		}
+	}
 	txn := hex.EncodeToString(ctx.TxID[:])
-	e := Entry{
+	e := Entry{Creator: ctx.Caller.Fingerprint.String(), Custodian: a.Custodian,
 		Holder: ctx.Caller.Org, ID: ctx.Caller.ID, Signature: hex.EncodeToString(ctx.Signature),
 		SubmitB: HashRS(ctx.Signature), HashAddress: id.String(), Summary: a.Summary, Keywords: kws,
 		Size: a.Size, Type: a.Type, Timestamp: ctx.Time.UnixNano(), TXNumber: txn, Height: ctx.Height,
@@ -261,26 +307,174 @@ func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, e
 		}
 		return contract.Result(res)
 	case "entry":
-		var a struct {
-			TXNumber string `cbor:"tx_number"`
-		}
+		var a PurgeArgs
 		if err := contract.DecodeArgs("entry", raw, &a); err != nil {
 			return nil, err
 		}
-		id, err := hex.DecodeString(a.TXNumber)
-		if err != nil || len(id) != 32 {
-			return nil, txerr.New(txerr.BadArgs, "entry: tx_number must be 64 hex digits")
-		}
-		v, err := st.Get(entryKey(id))
+		e, _, err := loadEntry(st, "entry", a.TXNumber)
 		if err != nil {
 			return nil, err
 		}
-		if v == nil {
-			return nil, txerr.New(txerr.NotFound, "no index entry with tx number %s", a.TXNumber)
+		return contract.Result(e)
+	case "transfers":
+		var a PurgeArgs
+		if err := contract.DecodeArgs("transfers", raw, &a); err != nil {
+			return nil, err
 		}
-		return v, nil
+		_, id, err := loadEntry(st, "transfers", a.TXNumber)
+		if err != nil {
+			return nil, err
+		}
+		out := []TransferRecord{}
+		var derr error
+		err = st.Iterate(append(append([]byte{}, pXfer...), id...), func(_, v []byte) bool {
+			var r TransferRecord
+			if derr = canon.Unmarshal(v, &r); derr != nil {
+				return false
+			}
+			out = append(out, r)
+			return true
+		})
+		if err == nil && derr != nil {
+			err = txerr.New(txerr.Internal, "transfer record: %v", derr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(out)
 	}
 	return nil, txerr.New(txerr.UnknownMethod, "index has no query %q", method)
+}
+
+// loadEntry reads the entry of a tx number given in hex.
+func loadEntry(st contract.State, method, txn string) (*Entry, []byte, error) {
+	id, err := hex.DecodeString(txn)
+	if err != nil || len(id) != 32 {
+		return nil, nil, txerr.New(txerr.BadArgs, "%s: tx_number must be 64 hex digits", method)
+	}
+	raw, err := st.Get(entryKey(id))
+	if err != nil {
+		return nil, nil, err
+	}
+	if raw == nil {
+		return nil, nil, txerr.New(txerr.NotFound, "%s: no index entry with tx number %s", method, txn)
+	}
+	var e Entry
+	if err := canon.Unmarshal(raw, &e); err != nil {
+		return nil, nil, txerr.New(txerr.Internal, "index entry %s: %v", txn, err)
+	}
+	return &e, id, nil
+}
+
+func hash32(method, name, h string) ([]byte, error) {
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 32 {
+		return nil, txerr.New(txerr.BadArgs, "%s: %s must be 64 hex digits", method, name)
+	}
+	return b, nil
+}
+
+func xferKey(txid, req []byte) []byte {
+	return append(append(append([]byte{}, pXfer...), txid...), req...)
+}
+
+func (c Contract) keyRequest(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a KeyRequestArgs
+	if err := contract.DecodeArgs("keyrequest", raw, &a); err != nil {
+		return nil, err
+	}
+	e, id, err := loadEntry(st, "keyrequest", a.TXNumber)
+	if err != nil {
+		return nil, err
+	}
+	req, err := hash32("keyrequest", "request", a.Request)
+	if err != nil {
+		return nil, err
+	}
+	if old, _ := st.Get(xferKey(id, req)); old != nil {
+		return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", a.Request)
+	}
+	r := TransferRecord{TXNumber: a.TXNumber, Requester: ctx.Caller.Fingerprint.String(), Request: a.Request, RequestAt: ctx.Time.UnixNano()}
+	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {
+		return nil, err
+	}
+	ctx.Emit("key_requested", e.Holder, contract.Attr{Key: "tx_number", Value: a.TXNumber},
+		contract.Attr{Key: "requester", Value: ctx.Caller.ID + "@" + ctx.Caller.Org})
+	return contract.Result(r)
+}
+
+func (c Contract) keyAnswer(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a KeyAnswerArgs
+	if err := contract.DecodeArgs("keyanswer", raw, &a); err != nil {
+		return nil, err
+	}
+	e, id, err := loadEntry(st, "keyanswer", a.TXNumber)
+	if err != nil {
+		return nil, err
+	}
+	if e.Custodian != ctx.Caller.Fingerprint.String() {
+		return nil, txerr.New(txerr.RoleDenied, "keyanswer: only the entry's custodian answers for it")
+	}
+	req, err := hash32("keyanswer", "request", a.Request)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := hash32("keyanswer", "answer", a.Answer); err != nil {
+		return nil, err
+	}
+	if len(a.Reason) > 128 {
+		return nil, txerr.New(txerr.BadArgs, "keyanswer: reason longer than 128 bytes")
+	}
+	old, err := st.Get(xferKey(id, req))
+	if err != nil {
+		return nil, err
+	}
+	// An answer may precede the requester's own record of the request in
+	// the chain; it then opens the record.
+	r := TransferRecord{TXNumber: a.TXNumber, Request: a.Request}
+	if old != nil {
+		if err := canon.Unmarshal(old, &r); err != nil {
+			return nil, txerr.New(txerr.Internal, "transfer record: %v", err)
+		}
+		if r.Answer != "" {
+			return nil, txerr.New(txerr.Rejected, "keyanswer: request %s was already answered", a.Request)
+		}
+	}
+	r.Answer, r.Granted, r.Reason, r.AnswerAt = a.Answer, a.Granted, a.Reason, ctx.Time.UnixNano()
+	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {
+		return nil, err
+	}
+	verdict := "granted"
+	if !a.Granted {
+		verdict = "denied"
+	}
+	ctx.Emit("key_"+verdict, "", contract.Attr{Key: "tx_number", Value: a.TXNumber}, contract.Attr{Key: "request", Value: a.Request})
+	return contract.Result(r)
+}
+
+func (c Contract) purge(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a PurgeArgs
+	if err := contract.DecodeArgs("purge", raw, &a); err != nil {
+		return nil, err
+	}
+	e, id, err := loadEntry(st, "purge", a.TXNumber)
+	if err != nil {
+		return nil, err
+	}
+	owner := e.Creator == ctx.Caller.Fingerprint.String()
+	orgAdmin := e.Holder == ctx.Caller.Org && ctx.Caller.Role == identity.RoleAdmin
+	if !owner && !orgAdmin {
+		return nil, txerr.New(txerr.RoleDenied, "purge: only the entry's owner or an admin of %s may purge it", e.Holder)
+	}
+	if e.Purged {
+		return nil, txerr.New(txerr.Rejected, "purge: entry %s was already purged at height %d", a.TXNumber, e.PurgedAt)
+	}
+	e.Purged, e.PurgedAt = true, ctx.Height
+	if err := st.Set(entryKey(id), canon.MustMarshal(e)); err != nil {
+		return nil, err
+	}
+	ctx.Emit("purged", "", contract.Attr{Key: "tx_number", Value: a.TXNumber}, contract.Attr{Key: "hash_address", Value: e.HashAddress})
+	return contract.Result(e)
 }
 
 func entryKey(txid []byte) []byte { return append(append([]byte{}, pEntry...), txid...) }
