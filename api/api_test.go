@@ -40,6 +40,7 @@ func startNode(t *testing.T) (*api.Client, *identity.Identity, node.Home) {
 		t.Fatal(err)
 	}
 	cfg.Channels[0].P2PListen = freeP2P(t)
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	if err := h.SaveConfig(cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,7 @@ func NewServer(n *node.Node) *Server {
 	m.HandleFunc("GET /v1/channels/{ch}/blocks/{h}", s.block)
 	m.HandleFunc("POST /v1/channels/{ch}/query/{contract}/{method}", s.query)
 	m.HandleFunc("GET /v1/channels/{ch}/events", s.events)
+	s.routeData()
 	return s
 }
 

@@ -124,9 +124,9 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 	dir := t.TempDir()
 	hostBase := 100 + rand.IntN(100)
 	first := fmt.Sprintf("127.0.0.%d", hostBase+1)
-	p2pPort, apiPort := freePort(t, first), freePort(t, first)
+	p2pPort, apiPort, libp2pPort := freePort(t, first), freePort(t, first), freePort(t, first)
 	if err := run(t, sealnet, nil, "testnet", "--orgs", "4", "--out", dir, "--host-base", fmt.Sprint(hostBase),
-		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort)); err != nil {
+		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort)); err != nil {
 		t.Fatal(err)
 	}
 	homes := make([]string, 4)

@@ -49,8 +49,14 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 
 // Member resolves a certificate fingerprint against committed state.
 func (a *App) Member(fp identity.Fingerprint) (*identity.Member, error) {
-	m, _, err := a.reg.Resolve(statedb.View{Layer: a.committed, Prefix: contractPrefix(registry.Name)}, fp)
+	m, _, err := a.Certificate(fp)
 	return m, err
+}
+
+// Certificate resolves a fingerprint against committed state and tells
+// whether the certificate is revoked.
+func (a *App) Certificate(fp identity.Fingerprint) (*identity.Member, bool, error) {
+	return a.reg.Resolve(statedb.View{Layer: a.committed, Prefix: contractPrefix(registry.Name)}, fp)
 }
 
 // TxResult returns the committed result of transaction id.

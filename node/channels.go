@@ -88,6 +88,12 @@ func (n *Node) addChannel(ch ChannelConfig) error {
 	if err := n.start(ch); err != nil {
 		return err
 	}
+	if s := n.share; s != nil {
+		if c, err := n.Channel(ch.Name); err == nil {
+			s.watch(c)
+		}
+		s.refreshMembers()
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.cfg = &cfg

@@ -25,6 +25,8 @@ type Config struct {
 	Identity     string          `toml:"identity"`      // keystore name the CLI signs with by default
 	NodeIdentity string          `toml:"node_identity"` // keystore name of the node's own certificate
 	API          APIConfig       `toml:"api"`
+	P2P          P2PConfig       `toml:"p2p"`
+	Share        ShareConfig     `toml:"share"`
 	Log          LogConfig       `toml:"log"`
 	Channels     []ChannelConfig `toml:"channels"`
 }
@@ -33,6 +35,26 @@ type Config struct {
 type APIConfig struct {
 	Listen string `toml:"listen"` // host:port; keep it on loopback or behind a proxy
 }
+
+// P2PConfig is the libp2p host (storage exchange and key transfer).
+type P2PConfig struct {
+	Listen     []string `toml:"listen"`      // multiaddrs, e.g. /ip4/127.0.0.1/tcp/4001
+	Peers      []string `toml:"peers"`       // other nodes to stay connected to: /ip4/.../tcp/.../p2p/ID
+	AllowPeers []string `toml:"allow_peers"` // peer IDs admitted without membership (a Kubo node for interop)
+}
+
+// ShareConfig is the owner's key-release policy.
+type ShareConfig struct {
+	Policy string   `toml:"policy"` // channel (any member of the entry's channel), allowlist, or approval
+	Allow  []string `toml:"allow"`  // with allowlist: member IDs as id@org, or certificate fingerprints
+}
+
+// Policies.
+const (
+	PolicyChannel   = "channel"
+	PolicyAllowlist = "allowlist"
+	PolicyApproval  = "approval"
+)
 
 // LogConfig is the logging section.
 type LogConfig struct {
@@ -55,6 +77,8 @@ func DefaultConfig(org string) Config {
 	return Config{
 		Org: org, Identity: "admin", NodeIdentity: "node",
 		API:      APIConfig{Listen: "127.0.0.1:7700"},
+		P2P:      P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/4001"}},
+		Share:    ShareConfig{Policy: PolicyChannel},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Channels: []ChannelConfig{DefaultChannelConfig("default", "tcp://127.0.0.1:26656")},
 	}
@@ -74,6 +98,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		return fmt.Errorf("api.listen %q: %w", c.API.Listen, err)
+	}
+	switch c.Share.Policy {
+	case PolicyChannel, PolicyAllowlist, PolicyApproval:
+	default:
+		return fmt.Errorf("share.policy %q: want channel, allowlist or approval", c.Share.Policy)
 	}
 	seen := map[string]bool{}
 	for _, ch := range c.Channels {

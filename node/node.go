@@ -21,7 +21,12 @@ type Node struct {
 	mu       sync.RWMutex
 	cfg      *Config
 	channels map[string]*ledger.Channel
+	share    *Share
 }
+
+// Share returns the storage and key-transfer service (nil when the node
+// has no p2p.listen address).
+func (n *Node) Share() *Share { return n.share }
 
 // Open loads the home and starts every configured channel. A home that is
 // damaged (unreadable config, missing keys or genesis, corrupt database)
@@ -41,6 +46,12 @@ func Open(h Home, log *slog.Logger) (*Node, error) {
 	n := &Node{Home: h, Log: log, Identity: id, cfg: cfg, channels: map[string]*ledger.Channel{}}
 	for _, ch := range cfg.Channels {
 		if err := n.start(ch); err != nil {
+			n.Close()
+			return nil, err
+		}
+	}
+	if len(cfg.P2P.Listen) > 0 {
+		if err := n.startShare(); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -102,6 +113,10 @@ func (n *Node) Channels() []*ledger.Channel {
 
 // Close stops every channel.
 func (n *Node) Close() error {
+	if n.share != nil {
+		n.share.close()
+		n.share = nil
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error

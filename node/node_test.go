@@ -37,6 +37,7 @@ func initHome(t *testing.T) Home {
 		t.Fatal(err)
 	}
 	cfg.Channels[0].P2PListen = freeP2P(t)
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	if err := h.SaveConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestCorruptHomeRefusesToStart(t *testing.T) {
 
 func TestTestnetHomes(t *testing.T) {
 	dir := t.TempDir()
-	nodes, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 26656, APIPort: 7700, HostBase: 10})
+	nodes, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 26656, APIPort: 7700, LibP2P: 4001, HostBase: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +162,7 @@ func TestJoinNeedsAllowedPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfgB.Channels[0].P2PListen = freeP2P(t)
+	cfgB.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	hb.SaveConfig(cfgB)
 	b, err := Open(hb, quiet())
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/p2p"
 )
 
 // TestnetOptions shape a local N-org network.
@@ -17,6 +19,7 @@ type TestnetOptions struct {
 	Channel  string
 	P2PPort  int // every node listens on its own 127.0.0.x with this port
 	APIPort  int
+	LibP2P   int // libp2p port (storage and key transfer)
 	HostBase int // node i listens on 127.0.0.(HostBase+i)
 }
 
@@ -24,9 +27,10 @@ type TestnetOptions struct {
 type TestnetNode struct {
 	Org  string
 	Home Home
-	Host string
-	API  string
-	P2P  string
+	Host   string
+	API    string
+	P2P    string
+	LibP2P string // multiaddr with the node's peer ID
 }
 
 // Testnet writes the homes of an N-org network: one validator node per org,
@@ -61,8 +65,16 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 		orgs = append(orgs, om)
 		ids = append(ids, registry.Peer{NodeID: id, Org: org})
 		vals = append(vals, val)
+		nodeID, err := identity.LoadIdentity(h.Keys(), "node")
+		if err != nil {
+			return nil, err
+		}
+		pid, err := p2p.PeerID(&nodeID.Key.PublicKey)
+		if err != nil {
+			return nil, err
+		}
 		n := TestnetNode{Org: org, Home: h, Host: host, API: fmt.Sprintf("%s:%d", host, o.APIPort),
-			P2P: fmt.Sprintf("%s:%d", host, o.P2PPort)}
+			P2P: fmt.Sprintf("%s:%d", host, o.P2PPort), LibP2P: fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", host, o.LibP2P, pid)}
 		peers = append(peers, id+"@"+n.P2P)
 		nodes = append(nodes, n)
 	}
@@ -76,6 +88,12 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 		}
 		cfg := DefaultConfig(n.Org)
 		cfg.API.Listen = n.API
+		cfg.P2P.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/%d", n.Host, o.LibP2P)}
+		for j, m := range nodes {
+			if j != i {
+				cfg.P2P.Peers = append(cfg.P2P.Peers, m.LibP2P)
+			}
+		}
 		ch := DefaultChannelConfig(o.Channel, "tcp://"+n.P2P)
 		var others []string
 		for j, p := range peers {

@@ -36,8 +36,16 @@ func PeerID(pub *ecdsa.PublicKey) (peer.ID, error) {
 
 // Member is what the gate knows of an admitted peer.
 type Member struct {
-	ID  string // member ID
-	Org string
+	ID       string // member ID
+	Org      string
+	Channels map[string]bool // channels whose registry enrolls it
+}
+
+// Listed reports whether id was admitted by Allow (not by membership).
+func (g *Gate) Listed(id peer.ID) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.extra[id]
 }
 
 // Gate admits peers by membership. Update replaces the member set (the

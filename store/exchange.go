@@ -11,6 +11,7 @@ import (
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Exchange serves the store's blocks over bitswap on a libp2p host and
@@ -23,9 +24,14 @@ type Exchange struct {
 	dag ipld.DAGService
 }
 
-// Exchange starts bitswap for the store on h.
-func (s *Store) Exchange(ctx context.Context, h host.Host) *Exchange {
-	bs := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, s.bs)
+// Exchange starts bitswap for the store on h. allow, if not nil, decides
+// which peer may receive which block.
+func (s *Store) Exchange(ctx context.Context, h host.Host, allow func(peer.ID, cid.Cid) bool) *Exchange {
+	var opts []bitswap.Option
+	if allow != nil {
+		opts = append(opts, bitswap.WithPeerBlockRequestFilter(allow))
+	}
+	bs := bitswap.New(ctx, bsnet.NewFromIpfsHost(h), nil, s.bs, opts...)
 	return &Exchange{bs: bs, dag: merkledag.NewDAGService(blockservice.New(s.bs, bs))}
 }
 

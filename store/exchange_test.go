@@ -104,7 +104,7 @@ func TestBitswapWithKubo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	ex := s.Exchange(ctx, h)
+	ex := s.Exchange(ctx, h, nil)
 	defer ex.Close()
 	if err := h.Connect(ctx, peer.AddrInfo{ID: k.id, Addrs: []ma.Multiaddr{k.addr}}); err != nil {
 		t.Fatalf("connect to kubo: %v", err)

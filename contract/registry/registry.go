@@ -440,6 +440,17 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 	case "orgs":
 		return list[Org](st, pOrg, nil)
 	case "certs":
+		var a struct {
+			WithDER bool `cbor:"der,omitempty"`
+		}
+		if len(raw) > 0 {
+			if err := contract.DecodeArgs("certs", raw, &a); err != nil {
+				return nil, err
+			}
+		}
+		if a.WithDER {
+			return list[Cert](st, pCert, nil)
+		}
 		return list(st, pCert, func(c *Cert) { c.DER = nil })
 	case "peers":
 		return list[Peer](st, pPeer, nil)

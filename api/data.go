@@ -1,0 +1,214 @@
+package api
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// StoreResponse answers an upload.
+type StoreResponse struct {
+	CID   string `json:"cid"`
+	Bytes int64  `json:"bytes"`
+}
+
+// DataKeyRequest hands an object's data key to the org's custodian node.
+type DataKeyRequest struct {
+	CID string `json:"cid"`
+	Key []byte `json:"key"`
+}
+
+// KeyRequest is a sealed key request to relay to a custodian.
+type KeyRequest struct {
+	Custodian string `json:"custodian"` // certificate fingerprint
+	Sealed    []byte `json:"sealed"`
+}
+
+// KeyAnswer is the custodian's sealed answer.
+type KeyAnswer struct {
+	Sealed []byte `json:"sealed"`
+}
+
+// Decision approves or denies a pending key request.
+type Decision struct {
+	Approve bool `json:"approve"`
+}
+
+func (s *Server) routeData() {
+	m := s.mux
+	m.HandleFunc("POST /v1/channels/{ch}/store", s.storePut)
+	m.HandleFunc("GET /v1/channels/{ch}/store/{cid}", s.storeGet)
+	m.HandleFunc("POST /v1/channels/{ch}/datakeys", s.dataKeyPut)
+	m.HandleFunc("DELETE /v1/channels/{ch}/datakeys/{cid}", s.dataKeyShred)
+	m.HandleFunc("POST /v1/channels/{ch}/keyrequests", s.keyRequest)
+	m.HandleFunc("GET /v1/keyrequests", s.pending)
+	m.HandleFunc("POST /v1/keyrequests/{id}", s.decide)
+}
+
+func (s *Server) shareSvc(w http.ResponseWriter) *node.Share {
+	sh := s.n.Share()
+	if sh == nil {
+		writeErr(w, txerr.New(txerr.Unavailable, "this node has no p2p.listen address: storage and key transfer are off"))
+	}
+	return sh
+}
+
+func pathCID(w http.ResponseWriter, r *http.Request) (cid.Cid, bool) {
+	c, err := cid.Decode(r.PathValue("cid"))
+	if err != nil {
+		writeErr(w, txerr.New(txerr.BadArgs, "cid %q: %v", r.PathValue("cid"), err))
+		return cid.Undef, false
+	}
+	return c, true
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (s *Server) storePut(w http.ResponseWriter, r *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	body := &countingReader{r: r.Body}
+	c, err := sh.Put(r.Context(), r.PathValue("ch"), body)
+	if err != nil {
+		writeErr(w, storeErr(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, StoreResponse{CID: c.String(), Bytes: body.n})
+}
+
+// storeErr keeps coded errors and marks the rest (a full disk, a broken
+// upload) as unavailable rather than internal.
+func storeErr(err error) error {
+	if txerr.CodeOf(err) != txerr.Internal {
+		return err
+	}
+	return txerr.New(txerr.Unavailable, "store: %v", err)
+}
+
+func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	c, ok := pathCID(w, r)
+	if !ok {
+		return
+	}
+	if err := sh.Fetch(r.Context(), r.PathValue("ch"), c); err != nil {
+		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
+		return
+	}
+	rd, err := sh.Store.Open(r.Context(), c)
+	if err != nil {
+		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
+		return
+	}
+	defer rd.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if _, err := io.Copy(w, rd); err != nil {
+		s.log.Warn("stream ciphertext", "cid", c, "err", err)
+	}
+}
+
+func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	var req DataKeyRequest
+	if err := readJSON(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	c, err := cid.Decode(req.CID)
+	if err != nil {
+		writeErr(w, txerr.New(txerr.BadArgs, "cid: %v", err))
+		return
+	}
+	if err := sh.PutKey(r.PathValue("ch"), c, req.Key); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	c, ok := pathCID(w, r)
+	if !ok {
+		return
+	}
+	if err := sh.Shred(r.Context(), r.PathValue("ch"), c); err != nil {
+		writeErr(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	var req KeyRequest
+	if err := readJSON(r, &req); err != nil {
+		writeErr(w, err)
+		return
+	}
+	fp, err := identity.ParseFingerprint(req.Custodian)
+	if err != nil {
+		writeErr(w, txerr.New(txerr.BadArgs, "custodian: %v", err))
+		return
+	}
+	ans, err := sh.RequestKey(r.Context(), r.PathValue("ch"), fp, req.Sealed)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, KeyAnswer{Sealed: ans})
+}
+
+func (s *Server) pending(w http.ResponseWriter, _ *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, sh.Pending())
+}
+
+func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return
+	}
+	var d Decision
+	if err := readJSON(r, &d); err != nil {
+		writeErr(w, err)
+		return
+	}
+	p, err := sh.Decide(r.PathValue("id"), d.Approve)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}

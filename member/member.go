@@ -1,0 +1,258 @@
+// Package member is what a member's own machine does in paper 002's flows,
+// through its org node's API: encrypting and signing data before it leaves
+// (Put), asking the custodian for a key and decrypting what comes back
+// (Get), and crypto-shredding (Purge). Private keys and plaintext stay on
+// the member's side; the node sees ciphertext, and as custodian of its own
+// org's objects, their data keys.
+package member
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/seal"
+	"github.com/sealnet/sealnet/share"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// Meta describes an object for the keyword index.
+type Meta struct {
+	Keywords []string
+	Summary  string
+	Type     string
+}
+
+// PutResult is the evidence of a stored object.
+type PutResult struct {
+	CID       string    `json:"cid"`
+	TXNumber  string    `json:"tx_number"`
+	Height    int64     `json:"height"`
+	Size      int64     `json:"size"`
+	T1        time.Time `json:"t1"`
+	SHA256    string    `json:"sha256"` // of the plaintext
+	Custodian string    `json:"custodian"`
+	SubmitB   string    `json:"submit_b"`
+}
+
+// Progress is told how many plaintext bytes went through so far.
+type Progress func(n int64)
+
+type counter struct {
+	r    io.Reader
+	n    int64
+	tell Progress
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.tell != nil && n > 0 {
+		c.tell(c.n)
+	}
+	return n, err
+}
+
+// Put signs and encrypts r as id (Algorithm 1) while streaming it to the
+// node's store, hands the fresh data key to the node as custodian, and
+// records the entry with Subfile.
+func Put(ctx context.Context, c *api.Client, id *identity.Identity, channel string, r io.Reader, meta Meta, tell Progress) (*PutResult, error) {
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := seal.NewDataKey()
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now().UTC()
+	in := &counter{r: r, tell: tell}
+	h := sha256.New()
+	pr, pw := io.Pipe()
+	go func() {
+		enc, err := seal.Encrypt(pw, key, id, t1)
+		if err == nil {
+			_, err = io.Copy(enc, io.TeeReader(in, h))
+			if err == nil {
+				err = enc.Close()
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	stored, err := c.StorePut(ctx, channel, pr)
+	pr.CloseWithError(errors.New("upload ended"))
+	if err != nil {
+		return nil, fmt.Errorf("store ciphertext: %w", err)
+	}
+	if err := c.PutDataKey(ctx, channel, stored.CID, key[:]); err != nil {
+		return nil, fmt.Errorf("hand the data key to the custodian: %w", err)
+	}
+	args := index.SubfileArgs{HashAddress: stored.CID, Summary: meta.Summary, Keywords: meta.Keywords,
+		Size: uint64(in.n), Type: meta.Type, Custodian: st.Fingerprint}
+	tx, err := c.Call(ctx, id, channel, index.Name, "subfile", args)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Code != 0 {
+		return nil, &txerr.Error{Code: txerr.Code(tx.Code), Msg: tx.Error}
+	}
+	var receipt index.SubfileReceipt
+	_ = decodeResult(tx, &receipt)
+	return &PutResult{CID: stored.CID, TXNumber: tx.TxID, Height: tx.Height, Size: in.n, T1: t1,
+		SHA256: hex.EncodeToString(h.Sum(nil)), Custodian: st.Fingerprint, SubmitB: receipt.SubmitB}, nil
+}
+
+// GetResult is the evidence of a retrieved object.
+type GetResult struct {
+	CID          string    `json:"cid"`
+	TXNumber     string    `json:"tx_number"`
+	Owner        string    `json:"owner"` // id@org of the M1 signer
+	T1           time.Time `json:"t1"`
+	Size         uint64    `json:"size"`
+	SHA256       string    `json:"sha256"`
+	Request      string    `json:"request"`       // hash of the signed request
+	RequestTx    string    `json:"request_tx_id"` // its on-chain record
+	Custodian    string    `json:"custodian"`     // id@org
+	SignatureOK  bool      `json:"owner_signature_verified"`
+	AnswerSigned bool      `json:"answer_signature_verified"`
+}
+
+// DeniedError is the custodian's signed refusal.
+type DeniedError struct {
+	Code    string
+	Message string
+}
+
+func (e *DeniedError) Error() string {
+	if e.Message == "" {
+		return "key request denied: " + e.Code
+	}
+	return "key request denied: " + e.Code + ": " + e.Message
+}
+
+// Entry reads an index entry.
+func Entry(ctx context.Context, c *api.Client, channel, txNumber string) (*index.Entry, error) {
+	var e index.Entry
+	if err := c.Query(ctx, channel, index.Name, "entry", index.PurgeArgs{TXNumber: txNumber}, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// certificate fetches and parses an enrolled certificate.
+func certificate(ctx context.Context, c *api.Client, channel, fp string) (*identity.Member, error) {
+	var rec registry.Cert
+	if err := c.Query(ctx, channel, registry.Name, "cert", registry.GetArgs{Fingerprint: fp}, &rec); err != nil {
+		return nil, err
+	}
+	return identity.ParseMember(rec.DER)
+}
+
+// Get runs the transfer phase (Algorithm 4) for the entry txNumber: a
+// signed, sealed request to the custodian (recorded on chain), its answer,
+// the ciphertext from the node, decryption and the owner's M1 signature
+// check. out receives the plaintext; on any error what it received must be
+// discarded.
+func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txNumber string, out io.Writer, tell Progress) (*GetResult, error) {
+	e, err := Entry(ctx, c, channel, txNumber)
+	if err != nil {
+		return nil, err
+	}
+	if e.Custodian == "" {
+		return nil, fmt.Errorf("entry %s names no custodian: it indexes data stored outside sealnet", txNumber)
+	}
+	custodian, err := certificate(ctx, c, channel, e.Custodian)
+	if err != nil {
+		return nil, fmt.Errorf("custodian: %w", err)
+	}
+	owner, err := certificate(ctx, c, channel, e.Creator)
+	if err != nil {
+		return nil, fmt.Errorf("owner: %w", err)
+	}
+	txb, err := hex.DecodeString(txNumber)
+	if err != nil || len(txb) != 32 {
+		return nil, fmt.Errorf("tx number %q: want 64 hex digits", txNumber)
+	}
+	var tx [32]byte
+	copy(tx[:], txb)
+	sealed, reqHash, err := share.NewRequest(id, custodian, channel, e.HashAddress, tx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	res := &GetResult{CID: e.HashAddress, TXNumber: txNumber, Owner: owner.ID + "@" + owner.Org,
+		Request: hex.EncodeToString(reqHash), Custodian: custodian.ID + "@" + custodian.Org}
+	rec, err := c.Call(ctx, id, channel, index.Name, "keyrequest", index.KeyRequestArgs{TXNumber: txNumber, Request: res.Request})
+	if err != nil {
+		return nil, fmt.Errorf("record the request: %w", err)
+	}
+	if rec.Code != 0 {
+		return nil, &txerr.Error{Code: txerr.Code(rec.Code), Msg: rec.Error}
+	}
+	res.RequestTx = rec.TxID
+	sealedAns, err := c.RelayKeyRequest(ctx, channel, e.Custodian, sealed)
+	if err != nil {
+		return nil, err
+	}
+	ans, err := share.OpenAnswer(id, custodian, reqHash, sealedAns, time.Now(), 60*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("custodian's answer: %w", err)
+	}
+	res.AnswerSigned = true
+	if ans.Denied != "" {
+		return res, &DeniedError{Code: ans.Denied, Message: ans.Message}
+	}
+	var key seal.DataKey
+	copy(key[:], ans.Key)
+	body, err := c.StoreGet(ctx, channel, e.HashAddress)
+	if err != nil {
+		return res, fmt.Errorf("fetch ciphertext: %w", err)
+	}
+	defer body.Close()
+	dec, err := seal.Decrypt(body, key, owner)
+	if err != nil {
+		return res, err
+	}
+	h := sha256.New()
+	w := &counter{r: dec, tell: tell}
+	if _, err := io.Copy(io.MultiWriter(out, h), w); err != nil {
+		return res, err
+	}
+	info := dec.Info()
+	res.T1, res.Size, res.SHA256, res.SignatureOK = info.T1, info.Size, hex.EncodeToString(h.Sum(nil)), true
+	return res, nil
+}
+
+// Purge destroys the object's data key and the custodian's blocks, then
+// marks the entry purged on chain (its hashes stay as evidence).
+func Purge(ctx context.Context, c *api.Client, id *identity.Identity, channel, txNumber string) (*api.TxResponse, error) {
+	e, err := Entry(ctx, c, channel, txNumber)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if e.Custodian != st.Fingerprint {
+		return nil, fmt.Errorf("this node is not the custodian of %s: purge through the node of %s", txNumber, e.Holder)
+	}
+	if err := c.ShredDataKey(ctx, channel, e.HashAddress); err != nil {
+		return nil, fmt.Errorf("destroy the data key: %w", err)
+	}
+	tx, err := c.Call(ctx, id, channel, index.Name, "purge", index.PurgeArgs{TXNumber: txNumber})
+	if err != nil {
+		return nil, err
+	}
+	if tx.Code != 0 {
+		return tx, &txerr.Error{Code: txerr.Code(tx.Code), Msg: tx.Error}
+	}
+	return tx, nil
+}
