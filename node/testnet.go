@@ -25,8 +25,8 @@ type TestnetOptions struct {
 
 // TestnetNode describes one generated node.
 type TestnetNode struct {
-	Org  string
-	Home Home
+	Org    string
+	Home   Home
 	Host   string
 	API    string
 	P2P    string
