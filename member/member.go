@@ -120,6 +120,7 @@ type GetResult struct {
 	SHA256       string    `json:"sha256"`
 	Request      string    `json:"request"`       // hash of the signed request
 	RequestTx    string    `json:"request_tx_id"` // its on-chain record
+	RequestAt    int64     `json:"request_height"`
 	Custodian    string    `json:"custodian"`     // id@org
 	SignatureOK  bool      `json:"owner_signature_verified"`
 	AnswerSigned bool      `json:"answer_signature_verified"`
@@ -137,6 +138,9 @@ func (e *DeniedError) Error() string {
 	}
 	return "key request denied: " + e.Code + ": " + e.Message
 }
+
+// Unwrap makes a denial count as a rejected request (txerr.Rejected).
+func (e *DeniedError) Unwrap() error { return txerr.Sentinel(txerr.Rejected) }
 
 // Entry reads an index entry.
 func Entry(ctx context.Context, c *api.Client, channel, txNumber string) (*index.Entry, error) {
@@ -196,7 +200,7 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	if rec.Code != 0 {
 		return nil, &txerr.Error{Code: txerr.Code(rec.Code), Msg: rec.Error}
 	}
-	res.RequestTx = rec.TxID
+	res.RequestTx, res.RequestAt = rec.TxID, rec.Height
 	sealedAns, err := c.RelayKeyRequest(ctx, channel, e.Custodian, sealed)
 	if err != nil {
 		return nil, err

@@ -6,12 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,58 +16,21 @@ import (
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
-	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/local"
 	"github.com/sealnet/sealnet/share"
 )
 
-type org struct {
-	n     *node.Node
-	c     *api.Client
-	admin *identity.Identity
-}
-
-func freePort(t *testing.T, host string) int {
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+type org = local.Org
 
 // twoOrgs runs org1 and org2 as two nodes of one channel, in-process.
 func twoOrgs(t *testing.T) [2]*org {
 	t.Helper()
-	hb := 100 + rand.IntN(100)
-	host := fmt.Sprintf("127.0.0.%d", hb+1)
-	nodes, err := node.Testnet(node.TestnetOptions{Orgs: 2, Out: t.TempDir(), Channel: "default", HostBase: hb,
-		P2PPort: freePort(t, host), APIPort: freePort(t, host), LibP2P: freePort(t, host)})
+	c, err := local.Start(t.TempDir(), 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out [2]*org
-	for i, tn := range nodes {
-		n, err := node.Open(tn.Home, slog.New(slog.NewTextHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(api.NewServer(n))
-		t.Cleanup(func() { srv.Close(); n.Close() })
-		admin, err := identity.LoadIdentity(tn.Home.Keys(), "admin")
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[i] = &org{n: n, c: api.NewClient(srv.URL), admin: admin}
-	}
-	// wait until the libp2p hosts found each other
-	deadline := time.Now().Add(30 * time.Second)
-	for out[0].n.Share().Host.Network().Connectedness(out[1].n.Share().Host.ID()) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("nodes did not connect over libp2p")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return out
+	t.Cleanup(func() { c.Close() })
+	return [2]*org{c.Orgs[0], c.Orgs[1]}
 }
 
 func TestPutGetPurgeBetweenCompanies(t *testing.T) {
@@ -82,7 +41,7 @@ func TestPutGetPurgeBetweenCompanies(t *testing.T) {
 
 	data := make([]byte, 3<<20+123)
 	rand.NewChaCha8([32]byte{1}).Read(data)
-	put, err := Put(ctx, b.c, b.admin, "default", bytes.NewReader(data), Meta{Keywords: []string{"maintenance"}, Summary: "spindle log", Type: "text/csv"}, nil)
+	put, err := Put(ctx, b.API, b.Admin, "default", bytes.NewReader(data), Meta{Keywords: []string{"maintenance"}, Summary: "spindle log", Type: "text/csv"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +52,7 @@ func TestPutGetPurgeBetweenCompanies(t *testing.T) {
 	waitHeight(t, a, put.Height)
 
 	var got bytes.Buffer
-	res, err := Get(ctx, a.c, a.admin, "default", put.TXNumber, &got, nil)
+	res, err := Get(ctx, a.API, a.Admin, "default", put.TXNumber, &got, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,20 +60,20 @@ func TestPutGetPurgeBetweenCompanies(t *testing.T) {
 		t.Fatalf("get %+v (%d bytes)", res, got.Len())
 	}
 	// the request and the grant are on chain
-	waitTransfers(t, ctx, a.c, put.TXNumber, 1)
+	waitTransfers(t, ctx, a.API, put.TXNumber, 1)
 
 	// purge: key and blocks gone, entry marked, a later request denied
-	pt, err := Purge(ctx, b.c, b.admin, "default", put.TXNumber)
+	pt, err := Purge(ctx, b.API, b.Admin, "default", put.TXNumber)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitHeight(t, a, pt.Height)
-	e, _ := Entry(ctx, a.c, "default", put.TXNumber)
+	e, _ := Entry(ctx, a.API, "default", put.TXNumber)
 	if !e.Purged || e.SubmitB == "" {
 		t.Fatalf("entry after purge %+v", e)
 	}
 	var denied *DeniedError
-	if _, err := Get(ctx, a.c, a.admin, "default", put.TXNumber, io.Discard, nil); !errors.As(err, &denied) || denied.Code != share.DenyPurged {
+	if _, err := Get(ctx, a.API, a.Admin, "default", put.TXNumber, io.Discard, nil); !errors.As(err, &denied) || denied.Code != share.DenyPurged {
 		t.Fatalf("get after purge: %v", err)
 	}
 }
@@ -122,14 +81,9 @@ func TestPutGetPurgeBetweenCompanies(t *testing.T) {
 // waitHeight waits until o's node committed height h.
 func waitHeight(t *testing.T, o *org, h int64) {
 	t.Helper()
-	c, _ := o.n.Channel("default")
-	for i := 0; i < 300; i++ {
-		if got, _ := c.App.Height(); got >= h {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := o.WaitHeight(h, 15*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("node did not reach height %d", h)
 }
 
 func waitTransfers(t *testing.T, ctx context.Context, c *api.Client, txn string, n int) {
@@ -150,12 +104,12 @@ func TestRevokedRequesterRefused(t *testing.T) {
 	b, a := orgs[0], orgs[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	put, err := Put(ctx, b.c, b.admin, "default", bytes.NewReader([]byte("5367")), Meta{Keywords: []string{"counter"}}, nil)
+	put, err := Put(ctx, b.API, b.Admin, "default", bytes.NewReader([]byte("5367")), Meta{Keywords: []string{"counter"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// org2's admin enrolls a client, then revokes it
-	home := a.n.Home
+	home := a.Home
 	key, _ := identity.NewKey()
 	ca, err := identity.LoadCA(home.CA())
 	if err != nil {
@@ -165,33 +119,33 @@ func TestRevokedRequesterRefused(t *testing.T) {
 	der, _ := ca.Issue(csr, identity.RoleClient, time.Now().Add(-time.Minute), time.Hour)
 	m, _ := identity.ParseMember(der)
 	carol := &identity.Identity{Key: key, Member: m, CertDER: der}
-	if r, err := a.c.Call(ctx, a.admin, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: der}); err != nil || r.Code != 0 {
+	if r, err := a.API.Call(ctx, a.Admin, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: der}); err != nil || r.Code != 0 {
 		t.Fatalf("enroll: %v %+v", err, r)
 	}
-	if r, err := a.c.Call(ctx, a.admin, "default", registry.Name, "revoke", registry.RevokeArgs{Fingerprint: m.Fingerprint.String()}); err != nil || r.Code != 0 {
+	if r, err := a.API.Call(ctx, a.Admin, "default", registry.Name, "revoke", registry.RevokeArgs{Fingerprint: m.Fingerprint.String()}); err != nil || r.Code != 0 {
 		t.Fatalf("revoke: %v %+v", err, r)
 	}
 	waitHeight(t, a, put.Height)
 	// the chain refuses to record its request
-	if _, err := Get(ctx, a.c, carol, "default", put.TXNumber, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "revoked certificate") {
+	if _, err := Get(ctx, a.API, carol, "default", put.TXNumber, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "revoked certificate") {
 		t.Fatalf("revoked requester: %v", err)
 	}
 	// and the custodian refuses the request itself, recorded or not
-	e, _ := Entry(ctx, a.c, "default", put.TXNumber)
-	custodian, _ := certificate(ctx, a.c, "default", e.Custodian)
+	e, _ := Entry(ctx, a.API, "default", put.TXNumber)
+	custodian, _ := certificate(ctx, a.API, "default", e.Custodian)
 	var tx [32]byte
 	txb, _ := hex.DecodeString(put.TXNumber)
 	copy(tx[:], txb)
 	sealed, _, _ := share.NewRequest(carol, custodian, "default", e.HashAddress, tx, time.Now())
-	if _, err := a.c.RelayKeyRequest(ctx, "default", e.Custodian, sealed); err == nil || !strings.Contains(err.Error(), share.ErrRevoked.Error()) {
+	if _, err := a.API.RelayKeyRequest(ctx, "default", e.Custodian, sealed); err == nil || !strings.Contains(err.Error(), share.ErrRevoked.Error()) {
 		t.Fatalf("custodian on a revoked requester: %v", err)
 	}
 	// a replayed request is refused too
-	good, _, _ := share.NewRequest(a.admin, custodian, "default", e.HashAddress, tx, time.Now())
-	if _, err := a.c.RelayKeyRequest(ctx, "default", e.Custodian, good); err != nil {
+	good, _, _ := share.NewRequest(a.Admin, custodian, "default", e.HashAddress, tx, time.Now())
+	if _, err := a.API.RelayKeyRequest(ctx, "default", e.Custodian, good); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.c.RelayKeyRequest(ctx, "default", e.Custodian, good); err == nil || !strings.Contains(err.Error(), share.ErrReplayed.Error()) {
+	if _, err := a.API.RelayKeyRequest(ctx, "default", e.Custodian, good); err == nil || !strings.Contains(err.Error(), share.ErrReplayed.Error()) {
 		t.Fatalf("replayed request: %v", err)
 	}
 }

@@ -316,6 +316,36 @@ func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, e
 			return nil, err
 		}
 		return contract.Result(e)
+	case "by_cid":
+		var a struct {
+			CID string `cbor:"cid"`
+		}
+		if err := contract.DecodeArgs("by_cid", raw, &a); err != nil {
+			return nil, err
+		}
+		c, err := cid.Decode(a.CID)
+		if err != nil {
+			return nil, txerr.New(txerr.BadArgs, "by_cid: %v", err)
+		}
+		prefix := join(pCID, c.String(), nil)
+		res := FindResult{Entries: []Entry{}}
+		var ierr error
+		err = st.Iterate(prefix, func(k, _ []byte) bool {
+			e, _, lerr := loadEntry(st, "by_cid", hex.EncodeToString(k[len(prefix):]))
+			if lerr != nil {
+				ierr = lerr
+				return false
+			}
+			res.Entries = append(res.Entries, *e)
+			return len(res.Entries) < MaxLimit
+		})
+		if err == nil {
+			err = ierr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return contract.Result(res)
 	case "transfers":
 		var a PurgeArgs
 		if err := contract.DecodeArgs("transfers", raw, &a); err != nil {

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/member"
+	"github.com/sealnet/sealnet/node"
+)
+
+func dataCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "data", Short: "Encrypted data exchange between companies (paper 002)"}
+	c.AddCommand(dataPutCmd(g), dataFindCmd(g), dataGetCmd(g), dataPurgeCmd(g), dataRequestsCmd(g),
+		dataDecideCmd(g, "approve", true), dataDecideCmd(g, "deny", false))
+	return c
+}
+
+// longCtx is for transfers: no timeout, interrupted by Ctrl-C.
+func longCtx() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+func dataPutCmd(g *globals) *cobra.Command {
+	var meta member.Meta
+	c := &cobra.Command{
+		Use:   "put FILE --keyword K [--keyword K2] --summary S [--type T]",
+		Short: "Sign, encrypt and store a file, keep its key with your org's node, index it on chain",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			id, err := g.signer()
+			if err != nil {
+				return err
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fi, _ := f.Stat()
+			ctx, cancel := longCtx()
+			defer cancel()
+			draw, done := progress("put", fi.Size())
+			r, err := member.Put(ctx, cl, id, g.channel, f, meta, draw)
+			done()
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(r)
+			}
+			fmt.Printf("stored %s (%d bytes, sha256 %s)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
+				r.CID, r.Size, r.SHA256, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
+			return nil
+		},
+	}
+	c.Flags().StringSliceVar(&meta.Keywords, "keyword", nil, "keyword (repeat for several)")
+	c.Flags().StringVar(&meta.Summary, "summary", "", "short description")
+	c.Flags().StringVar(&meta.Type, "type", "", "data type")
+	c.MarkFlagRequired("keyword")
+	return c
+}
+
+func dataFindCmd(g *globals) *cobra.Command {
+	c := indexCmd(g)
+	for _, sub := range c.Commands() {
+		if sub.Name() == "find" {
+			c.RemoveCommand(sub)
+			sub.Short = "Find shared data by keyword (Querfile, recorded on chain)"
+			return sub
+		}
+	}
+	panic("index has no find command")
+}
+
+// resolveEntry accepts a tx number or a CID and returns the tx number.
+func resolveEntry(ctx context.Context, cl *api.Client, channel, arg string) (string, error) {
+	if b, err := hex.DecodeString(arg); err == nil && len(b) == 32 {
+		return arg, nil
+	}
+	var res index.FindResult
+	if err := cl.Query(ctx, channel, index.Name, "by_cid", map[string]string{"cid": arg}, &res); err != nil {
+		return "", err
+	}
+	if len(res.Entries) == 0 {
+		return "", fmt.Errorf("no index entry for %s on channel %s", arg, channel)
+	}
+	for i := len(res.Entries) - 1; i >= 0; i-- {
+		if !res.Entries[i].Purged {
+			return res.Entries[i].TXNumber, nil
+		}
+	}
+	return res.Entries[len(res.Entries)-1].TXNumber, nil
+}
+
+func dataGetCmd(g *globals) *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "get TX_NUMBER|CID -o FILE",
+		Short: "Request the key from the owner's node, fetch, decrypt and verify the owner's signature",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			id, err := g.signer()
+			if err != nil {
+				return err
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := longCtx()
+			defer cancel()
+			txn, err := resolveEntry(ctx, cl, g.channel, args[0])
+			if err != nil {
+				return err
+			}
+			e, err := member.Entry(ctx, cl, g.channel, txn)
+			if err != nil {
+				return err
+			}
+			tmp, err := os.CreateTemp(filepath.Dir(out), ".sealnet-get-*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			draw, done := progress("get", int64(e.Size))
+			r, err := member.Get(ctx, cl, id, g.channel, txn, tmp, draw)
+			done()
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			var denied *member.DeniedError
+			if errors.As(err, &denied) && g.json {
+				printJSON(r)
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.Rename(tmp.Name(), out); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(r)
+			}
+			fmt.Printf("wrote %s: %d bytes, sha256 %s\n  key granted by %s (answer signature verified), request %s recorded in tx %s\n  owner %s signed it at %s: signature verified\n",
+				out, r.Size, r.SHA256, r.Custodian, r.Request[:16], r.RequestTx, r.Owner, r.T1.Format("2006-01-02T15:04:05.000Z"))
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&out, "out", "o", "", "file to write")
+	c.MarkFlagRequired("out")
+	return c
+}
+
+func dataPurgeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "purge TX_NUMBER|CID",
+		Short: "Crypto-shred your object: destroy its key and blocks, mark the entry purged on chain",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			id, err := g.signer()
+			if err != nil {
+				return err
+			}
+			cl, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.ctx()
+			defer cancel()
+			txn, err := resolveEntry(ctx, cl, g.channel, args[0])
+			if err != nil {
+				return err
+			}
+			r, err := member.Purge(ctx, cl, id, g.channel, txn)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(r)
+			}
+			fmt.Printf("purged %s: data key destroyed, local blocks removed, entry marked in tx %s height %d\n", txn, r.TxID, r.Height)
+			return nil
+		},
+	}
+}
+
+func dataRequestsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "requests",
+		Short: "Key requests waiting for your approval (share.policy = approval)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			var ps []node.Pending
+			if err := g.withClient(func(ctx context.Context, c *api.Client) error { return c.PendingRequests(ctx, &ps) }); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(ps)
+			}
+			if len(ps) == 0 {
+				fmt.Println("no pending requests")
+			}
+			for _, p := range ps {
+				fmt.Printf("%s  %s asks for %s (tx %s) on %s at %s\n", p.ID, p.Requester, p.CID, p.TXNumber[:16], p.Channel, p.Time)
+			}
+			return nil
+		},
+	}
+}
+
+func dataDecideCmd(g *globals, verb string, approve bool) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " ID",
+		Short: verb + " a pending key request; the requester's next 'data get' gets the verdict",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			var p node.Pending
+			if err := g.withClient(func(ctx context.Context, c *api.Client) error { return c.Decide(ctx, args[0], approve, &p) }); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(p)
+			}
+			fmt.Printf("%s: %s's request for %s\n", verb, p.Requester, p.CID)
+			return nil
+		},
+	}
+}

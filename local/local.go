@@ -1,0 +1,139 @@
+// Package local runs a whole consortium in one process: one node per org,
+// each with its API on a loopback HTTP server, joined in one channel over
+// real CometBFT consensus and libp2p. The demos and the share benchmark run
+// on it.
+package local
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/node"
+)
+
+// Org is one company's node and its admin.
+type Org struct {
+	Name  string
+	Home  node.Home
+	Node  *node.Node
+	API   *api.Client
+	Admin *identity.Identity
+	srv   *http.Server
+}
+
+// Consortium is the running network.
+type Consortium struct {
+	Orgs []*Org
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start creates homes for n orgs under dir and runs them. log may be nil.
+func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	hb := 100 + rand.IntN(100)
+	host := fmt.Sprintf("127.0.0.%d", hb+1)
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort(host)
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	homes, err := node.Testnet(node.TestnetOptions{Orgs: n, Out: dir, Channel: "default", HostBase: hb,
+		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2]})
+	if err != nil {
+		return nil, err
+	}
+	c := &Consortium{}
+	for _, tn := range homes {
+		o := &Org{Name: tn.Org, Home: tn.Home}
+		c.Orgs = append(c.Orgs, o)
+		if o.Node, err = node.Open(tn.Home, log.With("org", tn.Org)); err != nil {
+			c.Close()
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", tn.API)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		o.srv = &http.Server{Handler: api.NewServer(o.Node), ReadHeaderTimeout: 10 * time.Second}
+		go o.srv.Serve(ln)
+		o.API = api.NewClient(ln.Addr().String())
+		if o.Admin, err = identity.LoadIdentity(tn.Home.Keys(), "admin"); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, c.waitConnected(30 * time.Second)
+}
+
+// waitConnected waits until every node's libp2p host reached the others.
+func (c *Consortium) waitConnected(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for _, a := range c.Orgs {
+		for _, b := range c.Orgs {
+			if a == b {
+				continue
+			}
+			for a.Node.Share().Host.Network().Connectedness(b.Node.Share().Host.ID()) != 1 {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("%s and %s did not connect over libp2p", a.Name, b.Name)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	return nil
+}
+
+// WaitHeight waits until o's node committed height h of the channel.
+func (o *Org) WaitHeight(h int64, d time.Duration) error {
+	c, err := o.Node.Channel("default")
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	for {
+		if got, _ := c.App.Height(); got >= h {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not reach height %d", o.Name, h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Close stops every node.
+func (c *Consortium) Close() error {
+	var errs []error
+	for _, o := range c.Orgs {
+		if o.srv != nil {
+			o.srv.Close()
+		}
+		if o.Node != nil {
+			errs = append(errs, o.Node.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
