@@ -129,7 +129,6 @@ func verdict(ok bool) string {
 	return "DIFFERENT"
 }
 
-
 // enroll makes a member key, a CSR, has the org CA issue it and the org
 // admin enroll it on the channel.
 func enroll(ctx context.Context, o *local.Org, name string) (*identity.Identity, *txResult, error) {

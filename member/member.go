@@ -121,7 +121,7 @@ type GetResult struct {
 	Request      string    `json:"request"`       // hash of the signed request
 	RequestTx    string    `json:"request_tx_id"` // its on-chain record
 	RequestAt    int64     `json:"request_height"`
-	Custodian    string    `json:"custodian"`     // id@org
+	Custodian    string    `json:"custodian"` // id@org
 	SignatureOK  bool      `json:"owner_signature_verified"`
 	AnswerSigned bool      `json:"answer_signature_verified"`
 }
