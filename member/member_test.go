@@ -8,9 +8,12 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipfs/go-cid"
 
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/index"
@@ -147,5 +150,54 @@ func TestRevokedRequesterRefused(t *testing.T) {
 	}
 	if _, err := a.API.RelayKeyRequest(ctx, "default", e.Custodian, good); err == nil || !strings.Contains(err.Error(), share.ErrReplayed.Error()) {
 		t.Fatalf("replayed request: %v", err)
+	}
+}
+
+// Entries, key requests and blocks of a channel stay inside it: org2 does
+// not host org1's channel "quality", cannot fetch its blocks over bitswap,
+// and its members' key requests for it are refused.
+func TestChannelIsolation(t *testing.T) {
+	orgs := twoOrgs(t)
+	b, a := orgs[0], orgs[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	p2pAddr := "tcp://" + l.Addr().String()
+	l.Close()
+	if _, err := b.Node.CreateChannel("quality", p2pAddr); err != nil {
+		t.Fatal(err)
+	}
+	put, err := Put(ctx, b.API, b.Admin, "quality", bytes.NewReader(bytes.Repeat([]byte("secret recipe "), 100_000)), Meta{Keywords: []string{"recipe"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the entry is not readable from org2's node
+	if _, err := Entry(ctx, a.API, "quality", put.TXNumber); err == nil || !strings.Contains(err.Error(), "not hosted") {
+		t.Fatalf("entry from outside the channel: %v", err)
+	}
+	// its blocks are refused to org2's node, although org2 shares another channel with org1
+	c, _ := cid.Decode(put.CID)
+	fctx, fcancel := context.WithTimeout(ctx, 3*time.Second)
+	defer fcancel()
+	if err := a.Node.Share().Ex.Fetch(fctx, c); err == nil {
+		t.Fatal("a node outside the channel fetched its blocks")
+	}
+	// and a key request for it is refused by the custodian
+	e, _ := Entry(ctx, b.API, "quality", put.TXNumber)
+	custodian, _ := certificate(ctx, b.API, "quality", e.Custodian)
+	var tx [32]byte
+	txb, _ := hex.DecodeString(put.TXNumber)
+	copy(tx[:], txb)
+	sealed, _, _ := share.NewRequest(a.Admin, custodian, "quality", e.HashAddress, tx, time.Now())
+	st, err := a.Node.Share().Host.NewStream(ctx, b.Node.Share().Host.ID(), share.Protocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	share.WriteFrame(st, sealed)
+	st.CloseWrite()
+	answer, err := share.ReadFrame(st)
+	if err != nil || !strings.Contains(string(answer), share.ErrUnknown.Error()) {
+		t.Fatalf("key request from outside the channel: %q %v", answer, err)
 	}
 }
