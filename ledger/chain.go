@@ -133,6 +133,16 @@ func (h *Host) Start(c ChainConfig, app abci.Application, log *slog.Logger) erro
 func (h *Host) Stop() error {
 	var err error
 	if h.Node != nil && h.Node.IsRunning() {
+		// Peers first, then a pause, then the rest: CometBFT's per-peer
+		// maj23 routine reads the block store after sleeps of
+		// PeerQueryMaj23SleepDuration without checking that its peer
+		// stopped, and would otherwise race the store's closing.
+		sw := h.Node.Switch()
+		hadPeers := sw.Peers().Size() > 0
+		sw.Stop()
+		if hadPeers {
+			time.Sleep(h.Node.Config().Consensus.PeerQueryMaj23SleepDuration + 200*time.Millisecond)
+		}
 		err = h.Node.Stop()
 		h.Node.Wait()
 	}

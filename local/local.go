@@ -59,7 +59,7 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 		ports[i] = p
 	}
 	homes, err := node.Testnet(node.TestnetOptions{Orgs: n, Out: dir, Channel: "default", HostBase: hb,
-		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2]})
+		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], TimeoutCommitMS: 10})
 	if err != nil {
 		return nil, err
 	}

@@ -193,16 +193,37 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	}
 	res := &GetResult{CID: e.HashAddress, TXNumber: txNumber, Owner: owner.ID + "@" + owner.Org,
 		Request: hex.EncodeToString(reqHash), Custodian: custodian.ID + "@" + custodian.Org}
-	rec, err := c.Call(ctx, id, channel, index.Name, "keyrequest", index.KeyRequestArgs{TXNumber: txNumber, Request: res.Request})
-	if err != nil {
-		return nil, fmt.Errorf("record the request: %w", err)
+	// The request's record and the request itself travel at the same time;
+	// Get returns only once the record is committed.
+	recorded := make(chan error, 1)
+	go func() {
+		rec, err := c.Call(ctx, id, channel, index.Name, "keyrequest", index.KeyRequestArgs{TXNumber: txNumber, Request: res.Request})
+		if err == nil && rec.Code != 0 {
+			err = &txerr.Error{Code: txerr.Code(rec.Code), Msg: rec.Error}
+		}
+		if err == nil {
+			res.RequestTx, res.RequestAt = rec.TxID, rec.Height
+		}
+		recorded <- err
+	}()
+	defer func() {
+		if recorded != nil {
+			<-recorded
+		}
+	}()
+	waitRecord := func() error {
+		err := <-recorded
+		recorded = nil
+		if err != nil {
+			return fmt.Errorf("record the request: %w", err)
+		}
+		return nil
 	}
-	if rec.Code != 0 {
-		return nil, &txerr.Error{Code: txerr.Code(rec.Code), Msg: rec.Error}
-	}
-	res.RequestTx, res.RequestAt = rec.TxID, rec.Height
 	sealedAns, err := c.RelayKeyRequest(ctx, channel, e.Custodian, sealed)
 	if err != nil {
+		if rerr := waitRecord(); rerr != nil {
+			return nil, rerr
+		}
 		return nil, err
 	}
 	ans, err := share.OpenAnswer(id, custodian, reqHash, sealedAns, time.Now(), 60*time.Second)
@@ -211,6 +232,9 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	}
 	res.AnswerSigned = true
 	if ans.Denied != "" {
+		if rerr := waitRecord(); rerr != nil {
+			return res, rerr
+		}
 		return res, &DeniedError{Code: ans.Denied, Message: ans.Message}
 	}
 	var key seal.DataKey
@@ -231,7 +255,7 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	}
 	info := dec.Info()
 	res.T1, res.Size, res.SHA256, res.SignatureOK = info.T1, info.Size, hex.EncodeToString(h.Sum(nil)), true
-	return res, nil
+	return res, waitRecord()
 }
 
 // Purge destroys the object's data key and the custodian's blocks, then

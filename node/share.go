@@ -368,7 +368,8 @@ func (s *Share) handle(st network.Stream) {
 		s.n.Log.Error("seal answer", "err", err)
 		return
 	}
-	s.record(in, hash, key != nil, code)
+	// the answer goes out at once; its record follows in the next block
+	go s.record(in, hash, key != nil, code)
 	if err := share.WriteFrame(st, append([]byte{frameAnswer}, ans...)); err != nil {
 		s.n.Log.Warn("send answer", "err", err)
 	}

@@ -20,6 +20,9 @@ type TestnetOptions struct {
 	P2PPort  int // every node listens on its own 127.0.0.x with this port
 	APIPort  int
 	LibP2P   int // libp2p port (storage and key transfer)
+	// TimeoutCommitMS is the pause after each commit (0: 100 ms, which
+	// keeps blocks full when several validators gossip over a network)
+	TimeoutCommitMS int
 	HostBase int // node i listens on 127.0.0.(HostBase+i)
 }
 
@@ -102,9 +105,10 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 			}
 		}
 		ch.PersistentPeers = strings.Join(others, ",")
-		// several validators need time to gossip; a commit pause of 100 ms
-		// keeps blocks full instead of one per transaction
-		ch.TimeoutCommitMS = 100
+		ch.TimeoutCommitMS = o.TimeoutCommitMS
+		if ch.TimeoutCommitMS == 0 {
+			ch.TimeoutCommitMS = 100
+		}
 		cfg.Channels = []ChannelConfig{ch}
 		if err := n.Home.SaveConfig(&cfg); err != nil {
 			return nil, err

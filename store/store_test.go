@@ -61,3 +61,22 @@ func TestUnknownCID(t *testing.T) {
 		t.Fatalf("unknown CID: %v", err)
 	}
 }
+
+func BenchmarkAdd(b *testing.B) {
+	data := make([]byte, 64<<20)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetBytes(int64(len(data)))
+	for i := 0; b.Loop(); i++ {
+		data[0] = byte(i) // a new DAG each time
+		if _, err := s.Add(context.Background(), bytes.NewReader(data), AddOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

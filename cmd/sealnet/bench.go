@@ -58,6 +58,54 @@ func benchCmd(g *globals) *cobra.Command {
 	ledgerCmd.Flags().StringVar(&only, "only", "", "run one target: ours, kvstore or kvstore_sig (no ratio then)")
 	ledgerCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	ledgerCmd.Flags().IntVar(&clients, "clients", 2000, "concurrent submitters, each waiting for its commit")
-	c.AddCommand(ledgerCmd)
+	c.AddCommand(ledgerCmd, benchShareCmd(g))
+	return c
+}
+
+func benchShareCmd(g *globals) *cobra.Command {
+	o := bench.ShareOptions{}
+	var cpuProfile string
+	c := &cobra.Command{
+		Use:   "share [--json]",
+		Short: "File put/get between two companies' nodes vs. Kubo (add, bitswap) and a TCP copy; Subfile and Querfile tx/s",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if o.Kubo == "" {
+				o.Kubo = os.Getenv("SEALNET_KUBO")
+			}
+			if o.Kubo == "" {
+				fmt.Fprintln(os.Stderr, "sealnet: no Kubo binary (--kubo or SEALNET_KUBO; 'bash scripts/kubo.sh' builds one): the Kubo baseline is skipped")
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				pprof.StartCPUProfile(f)
+				defer pprof.StopCPUProfile()
+			}
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer cancel()
+			o.Progress = os.Stderr
+			r, err := bench.Share(ctx, o)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("\n%6s %10s %10s %10s %10s %10s %12s\n", "MB", "put MB/s", "get MB/s", "kubo add", "kubo get", "tcp MB/s", "paper 002 s")
+			for _, s := range r.Sizes {
+				fmt.Printf("%6d %10.1f %10.1f %10.1f %10.1f %10.1f %12.2f\n", s.MB, s.Put, s.Get, s.KuboAdd, s.KuboGet, s.TCP, s.PaperSec)
+			}
+			fmt.Printf("Subfile %.0f tx/s, Querfile %.0f tx/s (paper 002 on Fabric 1.4: ~50 and ~110)\n", r.SubfileTPS, r.QuerfileTPS)
+			if g.json {
+				return printJSON(r)
+			}
+			return nil
+		},
+	}
+	c.Flags().IntSliceVar(&o.SizesMB, "sizes", []int{1, 5, 10, 50, 100}, "file sizes in MB")
+	c.Flags().StringVar(&o.Kubo, "kubo", "", "reference Kubo binary (default $SEALNET_KUBO)")
+	c.Flags().Float64Var(&o.TxSecs, "tx-seconds", 3, "seconds per Subfile and Querfile rate run")
+	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	return c
 }

@@ -421,10 +421,20 @@ func (c Contract) keyRequest(ctx *contract.Context, st contract.State, raw []byt
 	if err != nil {
 		return nil, err
 	}
-	if old, _ := st.Get(xferKey(id, req)); old != nil {
-		return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", a.Request)
+	// The custodian's answer may be recorded first; the request then
+	// completes its record.
+	r := TransferRecord{TXNumber: a.TXNumber, Request: a.Request}
+	if old, err := st.Get(xferKey(id, req)); err != nil {
+		return nil, err
+	} else if old != nil {
+		if err := canon.Unmarshal(old, &r); err != nil {
+			return nil, txerr.New(txerr.Internal, "transfer record: %v", err)
+		}
+		if r.Requester != "" {
+			return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", a.Request)
+		}
 	}
-	r := TransferRecord{TXNumber: a.TXNumber, Requester: ctx.Caller.Fingerprint.String(), Request: a.Request, RequestAt: ctx.Time.UnixNano()}
+	r.Requester, r.RequestAt = ctx.Caller.Fingerprint.String(), ctx.Time.UnixNano()
 	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {
 		return nil, err
 	}
