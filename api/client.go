@@ -29,7 +29,10 @@ func NewClient(addr string) *Client {
 	if !strings.Contains(addr, "://") {
 		addr = "http://" + addr
 	}
-	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{}}
+	// large buffers: ciphertext streams through this client
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.WriteBufferSize, tr.ReadBufferSize = 256<<10, 256<<10
+	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{Transport: tr}}
 }
 
 // APIError is a non-2xx answer; it unwraps to the transaction error so

@@ -110,7 +110,16 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := sh.Fetch(r.Context(), r.PathValue("ch"), c); err != nil {
+	var from *identity.Fingerprint
+	if f := r.URL.Query().Get("from"); f != "" {
+		fp, err := identity.ParseFingerprint(f)
+		if err != nil {
+			writeErr(w, txerr.New(txerr.BadArgs, "from: %v", err))
+			return
+		}
+		from = &fp
+	}
+	if err := sh.Fetch(r.Context(), r.PathValue("ch"), c, from); err != nil {
 		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 		return
 	}

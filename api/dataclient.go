@@ -33,9 +33,14 @@ func (c *Client) StorePut(ctx context.Context, channel string, body io.Reader) (
 }
 
 // StoreGet streams ciphertext from the node, which fetches missing blocks
-// from member nodes first.
-func (c *Client) StoreGet(ctx context.Context, channel, cid string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+c.chPath(channel, "/store/"+url.PathEscape(cid)), nil)
+// from member nodes first (from the node of the member with certificate
+// fingerprint from, if not empty).
+func (c *Client) StoreGet(ctx context.Context, channel, cid, from string) (io.ReadCloser, error) {
+	u := c.Base + c.chPath(channel, "/store/"+url.PathEscape(cid))
+	if from != "" {
+		u += "?from=" + url.QueryEscape(from)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}

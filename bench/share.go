@@ -28,6 +28,7 @@ type ShareOptions struct {
 	SizesMB  []int     // file sizes; the paper's Figure 7 uses 1, 5, 10, 50 and 100
 	Kubo     string    // path of the reference Kubo binary ("" skips the Kubo baseline)
 	TxSecs   float64   // seconds per Subfile and Querfile throughput run
+	GiB      bool      // also move a 1 GB file and report the process's peak memory
 	Progress io.Writer // progress lines (nil for none)
 }
 
@@ -46,16 +47,20 @@ type SizeResult struct {
 
 // ShareResult is the whole run.
 type ShareResult struct {
-	Sizes       []SizeResult `json:"sizes"`
-	SubfileTPS  float64      `json:"subfile_tps"`
-	QuerfileTPS float64      `json:"querfile_tps"`
-	Put100      float64      `json:"put_100mb_mbps"`
-	Get100      float64      `json:"get_100mb_mbps"`
-	KuboAdd100  float64      `json:"kubo_add_100mb_mbps"`
-	KuboGet100  float64      `json:"kubo_get_100mb_mbps"`
-	TCP100      float64      `json:"tcp_100mb_mbps"`
-	KuboVersion string       `json:"kubo_version,omitempty"`
-	KuboSkipped string       `json:"kubo_skipped,omitempty"`
+	Sizes        []SizeResult `json:"sizes"`
+	SubfileTPS   float64      `json:"subfile_tps"`
+	QuerfileTPS  float64      `json:"querfile_tps"`
+	Put100       float64      `json:"put_100mb_mbps"`
+	Get100       float64      `json:"get_100mb_mbps"`
+	KuboAdd100   float64      `json:"kubo_add_100mb_mbps"`
+	KuboGet100   float64      `json:"kubo_get_100mb_mbps"`
+	TCP100       float64      `json:"tcp_100mb_mbps"`
+	PeakRSSMB1GB float64      `json:"peak_rss_mb_1gb,omitempty"` // whole process (both nodes and the client) while moving 1 GB
+	RSSBeforeMB  float64      `json:"rss_before_1gb_mb,omitempty"`
+	Put1GB       float64      `json:"put_1gb_mbps,omitempty"`
+	Get1GB       float64      `json:"get_1gb_mbps,omitempty"`
+	KuboVersion  string       `json:"kubo_version,omitempty"`
+	KuboSkipped  string       `json:"kubo_skipped,omitempty"`
 }
 
 var paperUpload = map[int]float64{1: 0.11, 5: 0.26, 10: 0.95, 50: 10.55, 100: 25.34}
@@ -94,9 +99,9 @@ func Share(ctx context.Context, o ShareOptions) (*ShareResult, error) {
 	} else {
 		res.KuboSkipped = "no Kubo binary given"
 	}
-	for _, mb := range o.SizesMB {
-		path := filepath.Join(dir, fmt.Sprintf("data-%d", mb))
-		if err := writeRandom(path, int64(mb)*1_000_000); err != nil {
+	for i, mb := range o.SizesMB {
+		path := filepath.Join(dir, fmt.Sprintf("data-%d", i))
+		if err := writeRandom(path, int64(mb)*1_000_000, i); err != nil {
 			return nil, err
 		}
 		r := SizeResult{MB: mb, PaperSec: paperUpload[mb]}
@@ -141,6 +146,11 @@ func Share(ctx context.Context, o ShareOptions) (*ShareResult, error) {
 		}
 		os.Remove(path)
 	}
+	if o.GiB {
+		if err := res.moveGiB(ctx, o, dir, owner, requester); err != nil {
+			return nil, err
+		}
+	}
 	ch, err := owner.Node.Channel("default")
 	if err != nil {
 		return nil, err
@@ -156,13 +166,64 @@ func Share(ctx context.Context, o ShareOptions) (*ShareResult, error) {
 	return res, nil
 }
 
-func writeRandom(path string, n int64) error {
+// writeRandom writes n pseudo-random bytes, different for each seed, so no
+// store can deduplicate one run's blocks against another's.
+// moveGiB puts and gets a 1 GB file and records the process's peak
+// resident memory during the transfer (Linux: VmHWM after clear_refs).
+func (res *ShareResult) moveGiB(ctx context.Context, o ShareOptions, dir string, owner, requester *local.Org) error {
+	path := filepath.Join(dir, "gib")
+	const n = 1_000_000_000
+	if err := writeRandom(path, n, 1<<10); err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return fmt.Errorf("reset peak memory: %w", err)
+	}
+	res.RSSBeforeMB = procStatusMB("VmRSS")
+	f, _ := os.Open(path)
+	t0 := time.Now()
+	put, err := member.Put(ctx, owner.API, owner.Admin, "default", f, member.Meta{Keywords: []string{"bench"}, Summary: "1 GB"}, nil)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("put 1 GB: %w", err)
+	}
+	res.Put1GB = mbps(n, time.Since(t0))
+	if err := requester.WaitHeight(put.Height, 30*time.Second); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	if _, err := member.Get(ctx, requester.API, requester.Admin, "default", put.TXNumber, io.Discard, nil); err != nil {
+		return fmt.Errorf("get 1 GB: %w", err)
+	}
+	res.Get1GB = mbps(n, time.Since(t0))
+	res.PeakRSSMB1GB = procStatusMB("VmHWM")
+	o.progress("1 GB     put %7.1f MB/s  get %7.1f MB/s  peak RSS of the whole process %.0f MB (%.0f MB before)", res.Put1GB, res.Get1GB, res.PeakRSSMB1GB, res.RSSBeforeMB)
+	return nil
+}
+
+// procStatusMB reads a kB field of /proc/self/status in MB (0 if absent).
+func procStatusMB(field string) float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, field+": %f kB", &kb); err == nil {
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func writeRandom(path string, n int64, seed int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	_, err = io.CopyN(f, rand.NewChaCha8([32]byte{byte(n)}), n)
+	_, err = io.CopyN(f, rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 0x5e}), n)
 	return err
 }
 

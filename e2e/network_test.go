@@ -152,6 +152,25 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 		})
 	}
 
+	// a company stores an encrypted file; another one fetches and decrypts it
+	src := filepath.Join(dir, "log.csv")
+	payload := bytes.Repeat([]byte("2026-11-24T10:00:00Z,line4-spindle,5367\n"), 80_000)
+	os.WriteFile(src, payload, 0o600)
+	var put struct {
+		TXNumber string `json:"tx_number"`
+		Height   int64  `json:"height"`
+	}
+	if err := run(t, sealnet, &put, "data", "put", src, "--keyword", "spindle", "--summary", "counter log", "--home", homes[0]); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "fetched.csv")
+	waitFor(t, "data get on org3", 30*time.Second, func() error {
+		return run(t, sealnet, nil, "data", "get", put.TXNumber, "-o", dst, "--home", homes[2])
+	})
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, payload) {
+		t.Fatalf("org3 decrypted %d bytes, org1 stored %d", len(got), len(payload))
+	}
+
 	type ack struct {
 		TxID   string `json:"tx_id"`
 		Height int64  `json:"height"`

@@ -80,7 +80,7 @@ func Put(ctx context.Context, c *api.Client, id *identity.Identity, channel stri
 	go func() {
 		enc, err := seal.Encrypt(pw, key, id, t1)
 		if err == nil {
-			_, err = io.Copy(enc, io.TeeReader(in, h))
+			_, err = io.CopyBuffer(enc, io.TeeReader(in, h), make([]byte, 1<<20))
 			if err == nil {
 				err = enc.Close()
 			}
@@ -239,7 +239,7 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	}
 	var key seal.DataKey
 	copy(key[:], ans.Key)
-	body, err := c.StoreGet(ctx, channel, e.HashAddress)
+	body, err := c.StoreGet(ctx, channel, e.HashAddress, e.Custodian)
 	if err != nil {
 		return res, fmt.Errorf("fetch ciphertext: %w", err)
 	}
@@ -250,7 +250,7 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	}
 	h := sha256.New()
 	w := &counter{r: dec, tell: tell}
-	if _, err := io.Copy(io.MultiWriter(out, h), w); err != nil {
+	if _, err := io.CopyBuffer(io.MultiWriter(out, h), w, make([]byte, 1<<20)); err != nil {
 		return res, err
 	}
 	info := dec.Info()

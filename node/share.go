@@ -96,6 +96,7 @@ func (n *Node) startShare() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
 	s.Ex = st.Exchange(ctx, s.Host, s.allowBlock)
+	st.ServeDAG(s.Host, s.allowBlock)
 	s.Host.SetStreamHandler(share.Protocol, s.handle)
 	s.refreshMembers()
 	for _, c := range n.Channels() {
@@ -292,13 +293,34 @@ func (s *Share) Put(ctx context.Context, channel string, r io.Reader) (cid.Cid, 
 	return c, s.Store.TagDAG(ctx, s.Tags, c, channel)
 }
 
-// Fetch makes sure the DAG at c is local, fetching it from member nodes.
-func (s *Share) Fetch(ctx context.Context, channel string, c cid.Cid) error {
-	if _, err := s.n.Channel(channel); err != nil {
+// Fetch makes sure the DAG at c is local. With from (a member's
+// certificate fingerprint, usually the custodian's node) it streams the DAG
+// from that member's node in one pass; otherwise, or if that fails, it
+// asks connected member nodes over bitswap.
+func (s *Share) Fetch(ctx context.Context, channel string, c cid.Cid, from *identity.Fingerprint) error {
+	ch, err := s.n.Channel(channel)
+	if err != nil {
 		return err
 	}
-	if err := s.Ex.Fetch(ctx, c); err != nil {
-		return err
+	fetched := false
+	if from != nil && *from != s.n.Identity.Member.Fingerprint {
+		if m, err := ch.App.Member(*from); err == nil {
+			if pid, err := p2p.PeerID(m.Cert.PublicKey.(*ecdsa.PublicKey)); err == nil {
+				if err := s.Store.FetchDAG(ctx, s.Host, pid, c); err != nil {
+					s.n.Log.Warn("dag stream failed, trying bitswap", "cid", c, "from", pid, "err", err)
+				} else {
+					fetched = true
+				}
+			}
+		}
+	}
+	if !fetched {
+		if err := s.Ex.Fetch(ctx, c); err != nil {
+			return err
+		}
+		if err := s.Store.Sync(); err != nil {
+			return err
+		}
 	}
 	return s.Store.TagDAG(ctx, s.Tags, c, channel)
 }

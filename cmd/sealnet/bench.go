@@ -96,6 +96,9 @@ func benchShareCmd(g *globals) *cobra.Command {
 			for _, s := range r.Sizes {
 				fmt.Printf("%6d %10.1f %10.1f %10.1f %10.1f %10.1f %12.2f\n", s.MB, s.Put, s.Get, s.KuboAdd, s.KuboGet, s.TCP, s.PaperSec)
 			}
+			if r.PeakRSSMB1GB > 0 {
+				fmt.Printf("1 GB: put %.1f MB/s, get %.1f MB/s, peak RSS of the process (two nodes and the client) %.0f MB\n", r.Put1GB, r.Get1GB, r.PeakRSSMB1GB)
+			}
 			fmt.Printf("Subfile %.0f tx/s, Querfile %.0f tx/s (paper 002 on Fabric 1.4: ~50 and ~110)\n", r.SubfileTPS, r.QuerfileTPS)
 			if g.json {
 				return printJSON(r)
@@ -107,5 +110,6 @@ func benchShareCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&o.Kubo, "kubo", "", "reference Kubo binary (default $SEALNET_KUBO)")
 	c.Flags().Float64Var(&o.TxSecs, "tx-seconds", 3, "seconds per Subfile and Querfile rate run")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	c.Flags().BoolVar(&o.GiB, "gib", false, "also move a 1 GB file and report peak memory")
 	return c
 }

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ipfs/boxo/ipld/merkledag"
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	ipld "github.com/ipfs/go-ipld-format"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// DAGProtocol streams a whole DAG from a member node in one pass: the
+// requester names a root, the holder sends every block depth-first, and the
+// requester verifies each block against its CID and accepts only blocks
+// linked from what it already has. Between consortium nodes it replaces
+// bitswap's per-block round trips; bitswap stays for everything else.
+const DAGProtocol = "/sealnet/dag/1"
+
+// Limits of the DAG stream.
+const (
+	maxCIDLen   = 128
+	maxBlockLen = 2 << 20 // the bitswap maximum
+	putBatch    = 64
+)
+
+// Errors of FetchDAG.
+var (
+	ErrRefused    = errors.New("holder refused the DAG")
+	ErrUnexpected = errors.New("block not linked from the DAG")
+	ErrIncomplete = errors.New("DAG stream ended before every block arrived")
+)
+
+// ServeDAG answers DAG requests on h; allow decides per peer and root.
+func (s *Store) ServeDAG(h host.Host, allow func(peer.ID, cid.Cid) bool) {
+	h.SetStreamHandler(DAGProtocol, func(st network.Stream) {
+		defer st.Close()
+		br := bufio.NewReader(st)
+		root, err := readCID(br)
+		if err != nil {
+			st.Reset()
+			return
+		}
+		bw := bufio.NewWriterSize(st, 256<<10)
+		if !allow(st.Conn().RemotePeer(), root) {
+			bw.WriteByte(1)
+			bw.Flush()
+			return
+		}
+		bw.WriteByte(0)
+		err = merkledag.Walk(context.Background(), s.sendLinks(bw), root, cid.NewSet().Visit)
+		if err == nil {
+			err = writeUvarint(bw, 0)
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			st.Reset()
+		}
+	})
+}
+
+// sendLinks is a merkledag GetLinks that writes every block it visits.
+func (s *Store) sendLinks(w *bufio.Writer) merkledag.GetLinks {
+	return func(ctx context.Context, c cid.Cid) ([]*ipld.Link, error) {
+		b, err := s.bs.Get(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		cb := c.Bytes()
+		if err := writeUvarint(w, uint64(len(cb))); err != nil {
+			return nil, err
+		}
+		w.Write(cb)
+		if err := writeUvarint(w, uint64(len(b.RawData()))); err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(b.RawData()); err != nil {
+			return nil, err
+		}
+		return links(b)
+	}
+}
+
+// links returns the links of a dag-pb block (raw leaves have none).
+func links(b blocks.Block) ([]*ipld.Link, error) {
+	if b.Cid().Prefix().Codec != cid.DagProtobuf {
+		return nil, nil
+	}
+	n, err := merkledag.DecodeProtobufBlock(b)
+	if err != nil {
+		return nil, err
+	}
+	return n.Links(), nil
+}
+
+// FetchDAG pulls the DAG at root from peer p into the store.
+func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid) error {
+	st, err := h.NewStream(ctx, p, DAGProtocol)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
+	rb := root.Bytes()
+	req := binary.AppendUvarint(nil, uint64(len(rb)))
+	if _, err := st.Write(append(req, rb...)); err != nil {
+		return err
+	}
+	st.CloseWrite()
+	br := bufio.NewReaderSize(st, 256<<10)
+	status, err := br.ReadByte()
+	if err != nil {
+		return fmt.Errorf("dag stream: %w", err)
+	}
+	if status != 0 {
+		return fmt.Errorf("%s: %w", root, ErrRefused)
+	}
+	want, have := map[cid.Cid]bool{root: true}, map[cid.Cid]bool{}
+	var batch []blocks.Block
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := s.bs.PutMany(ctx, batch)
+		batch = batch[:0]
+		return err
+	}
+	for {
+		n, err := binary.ReadUvarint(br)
+		if err != nil {
+			return fmt.Errorf("dag stream: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		if n > maxCIDLen {
+			return fmt.Errorf("dag stream: CID of %d bytes", n)
+		}
+		cb := make([]byte, n)
+		if _, err := io.ReadFull(br, cb); err != nil {
+			return fmt.Errorf("dag stream: %w", err)
+		}
+		_, c, err := cid.CidFromBytes(cb)
+		if err != nil {
+			return fmt.Errorf("dag stream: %w", err)
+		}
+		if n, err = binary.ReadUvarint(br); err != nil {
+			return fmt.Errorf("dag stream: %w", err)
+		}
+		if n > maxBlockLen {
+			return fmt.Errorf("dag stream: block of %d bytes", n)
+		}
+		data := make([]byte, n)
+		if _, err := io.ReadFull(br, data); err != nil {
+			return fmt.Errorf("dag stream: %w", err)
+		}
+		if !want[c] {
+			return fmt.Errorf("%s: %w", c, ErrUnexpected)
+		}
+		sum, err := c.Prefix().Sum(data)
+		if err != nil || !sum.Equals(c) {
+			return fmt.Errorf("block %s: %w", c, ErrTampered)
+		}
+		delete(want, c)
+		have[c] = true
+		b, _ := blocks.NewBlockWithCid(data, c)
+		ls, err := links(b)
+		if err != nil {
+			return fmt.Errorf("block %s: %w", c, err)
+		}
+		for _, l := range ls {
+			if !have[l.Cid] {
+				want[l.Cid] = true
+			}
+		}
+		if batch = append(batch, b); len(batch) == putBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if len(want) > 0 {
+		return fmt.Errorf("%s: %d blocks missing: %w", root, len(want), ErrIncomplete)
+	}
+	return s.Sync()
+}
+
+func readCID(r *bufio.Reader) (cid.Cid, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n == 0 || n > maxCIDLen {
+		return cid.Undef, fmt.Errorf("bad CID length")
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return cid.Undef, err
+	}
+	_, c, err := cid.CidFromBytes(b)
+	return c, err
+}
+
+func writeUvarint(w *bufio.Writer, v uint64) error {
+	_, err := w.Write(binary.AppendUvarint(nil, v))
+	return err
+}
