@@ -14,16 +14,16 @@ import (
 
 // TestnetOptions shape a local N-org network.
 type TestnetOptions struct {
-	Orgs     int
-	Out      string
-	Channel  string
-	P2PPort  int // every node listens on its own 127.0.0.x with this port
-	APIPort  int
-	LibP2P   int // libp2p port (storage and key transfer)
+	Orgs    int
+	Out     string
+	Channel string
+	P2PPort int // every node listens on its own 127.0.0.x with this port
+	APIPort int
+	LibP2P  int // libp2p port (storage and key transfer)
 	// TimeoutCommitMS is the pause after each commit (0: 100 ms, which
 	// keeps blocks full when several validators gossip over a network)
 	TimeoutCommitMS int
-	HostBase int // node i listens on 127.0.0.(HostBase+i)
+	HostBase        int // node i listens on 127.0.0.(HostBase+i)
 }
 
 // TestnetNode describes one generated node.
