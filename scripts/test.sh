@@ -29,7 +29,10 @@ for target in \
   "./ledger FuzzCheckTx" \
   "./canon FuzzUnmarshal" \
   "./identity FuzzVerify" \
-  "./identity FuzzParseMember"; do
+  "./identity FuzzParseMember" \
+  "./seal FuzzDecrypt" \
+  "./share FuzzDecodeSigned" \
+  "./share FuzzReadFrame"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1"
 done
