@@ -125,3 +125,28 @@ func shortErr(err error) string {
 	}
 	return s
 }
+
+// List returns the canonical encoding of every record stored under prefix,
+// decoded as T and trimmed by trim (may be nil), in key order.
+func List[T any](st State, prefix []byte, trim func(*T)) ([]byte, error) {
+	out := []T{}
+	var derr error
+	err := st.Iterate(prefix, func(_, v []byte) bool {
+		var r T
+		if derr = canon.Unmarshal(v, &r); derr != nil {
+			return false
+		}
+		if trim != nil {
+			trim(&r)
+		}
+		out = append(out, r)
+		return true
+	})
+	if err == nil && derr != nil {
+		err = txerr.New(txerr.Internal, "stored record: %v", derr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Result(out)
+}

@@ -36,11 +36,7 @@ func dataPutCmd(g *globals) *cobra.Command {
 		Short: "Sign, encrypt and store a file, keep its key with your org's node, index it on chain",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			id, err := g.signer()
-			if err != nil {
-				return err
-			}
-			cl, err := g.client()
+			id, cl, err := g.signerAndClient()
 			if err != nil {
 				return err
 			}
@@ -112,11 +108,7 @@ func dataGetCmd(g *globals) *cobra.Command {
 		Short: "Request the key from the owner's node, fetch, decrypt and verify the owner's signature",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			id, err := g.signer()
-			if err != nil {
-				return err
-			}
-			cl, err := g.client()
+			id, cl, err := g.signerAndClient()
 			if err != nil {
 				return err
 			}
@@ -170,11 +162,7 @@ func dataPurgeCmd(g *globals) *cobra.Command {
 		Short: "Crypto-shred your object: destroy its key and blocks, mark the entry purged on chain",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			id, err := g.signer()
-			if err != nil {
-				return err
-			}
-			cl, err := g.client()
+			id, cl, err := g.signerAndClient()
 			if err != nil {
 				return err
 			}

@@ -96,6 +96,16 @@ func (g *globals) signer() (*identity.Identity, error) {
 	return id, nil
 }
 
+// signerAndClient is what a command that signs and talks to the node needs.
+func (g *globals) signerAndClient() (*identity.Identity, *api.Client, error) {
+	id, err := g.signer()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := g.client()
+	return id, c, err
+}
+
 func (g *globals) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), g.timeout)
 }

@@ -355,23 +355,7 @@ func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		out := []TransferRecord{}
-		var derr error
-		err = st.Iterate(append(append([]byte{}, pXfer...), id...), func(_, v []byte) bool {
-			var r TransferRecord
-			if derr = canon.Unmarshal(v, &r); derr != nil {
-				return false
-			}
-			out = append(out, r)
-			return true
-		})
-		if err == nil && derr != nil {
-			err = txerr.New(txerr.Internal, "transfer record: %v", derr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		return contract.Result(out)
+		return contract.List[TransferRecord](st, append(append([]byte{}, pXfer...), id...), nil)
 	}
 	return nil, txerr.New(txerr.UnknownMethod, "index has no query %q", method)
 }
@@ -404,6 +388,19 @@ func hash32(method, name, h string) ([]byte, error) {
 	return b, nil
 }
 
+// loadTransfer returns the record of a request, or a fresh one.
+func loadTransfer(st contract.State, id, req []byte, txn, reqHex string) (TransferRecord, error) {
+	r := TransferRecord{TXNumber: txn, Request: reqHex}
+	old, err := st.Get(xferKey(id, req))
+	if err != nil || old == nil {
+		return r, err
+	}
+	if err := canon.Unmarshal(old, &r); err != nil {
+		return r, txerr.New(txerr.Internal, "transfer record: %v", err)
+	}
+	return r, nil
+}
+
 func xferKey(txid, req []byte) []byte {
 	return append(append(append([]byte{}, pXfer...), txid...), req...)
 }
@@ -423,16 +420,12 @@ func (c Contract) keyRequest(ctx *contract.Context, st contract.State, raw []byt
 	}
 	// The custodian's answer may be recorded first; the request then
 	// completes its record.
-	r := TransferRecord{TXNumber: a.TXNumber, Request: a.Request}
-	if old, err := st.Get(xferKey(id, req)); err != nil {
+	r, err := loadTransfer(st, id, req, a.TXNumber, a.Request)
+	if err != nil {
 		return nil, err
-	} else if old != nil {
-		if err := canon.Unmarshal(old, &r); err != nil {
-			return nil, txerr.New(txerr.Internal, "transfer record: %v", err)
-		}
-		if r.Requester != "" {
-			return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", a.Request)
-		}
+	}
+	if r.Requester != "" {
+		return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", a.Request)
 	}
 	r.Requester, r.RequestAt = ctx.Caller.Fingerprint.String(), ctx.Time.UnixNano()
 	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {
@@ -465,20 +458,14 @@ func (c Contract) keyAnswer(ctx *contract.Context, st contract.State, raw []byte
 	if len(a.Reason) > 128 {
 		return nil, txerr.New(txerr.BadArgs, "keyanswer: reason longer than 128 bytes")
 	}
-	old, err := st.Get(xferKey(id, req))
+	// An answer may precede the requester's own record of the request in
+	// the chain; it then opens the record.
+	r, err := loadTransfer(st, id, req, a.TXNumber, a.Request)
 	if err != nil {
 		return nil, err
 	}
-	// An answer may precede the requester's own record of the request in
-	// the chain; it then opens the record.
-	r := TransferRecord{TXNumber: a.TXNumber, Request: a.Request}
-	if old != nil {
-		if err := canon.Unmarshal(old, &r); err != nil {
-			return nil, txerr.New(txerr.Internal, "transfer record: %v", err)
-		}
-		if r.Answer != "" {
-			return nil, txerr.New(txerr.Rejected, "keyanswer: request %s was already answered", a.Request)
-		}
+	if r.Answer != "" {
+		return nil, txerr.New(txerr.Rejected, "keyanswer: request %s was already answered", a.Request)
 	}
 	r.Answer, r.Granted, r.Reason, r.AnswerAt = a.Answer, a.Granted, a.Reason, ctx.Time.UnixNano()
 	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {

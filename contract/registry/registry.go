@@ -438,7 +438,7 @@ func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, erro
 func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
 	switch method {
 	case "orgs":
-		return list[Org](st, pOrg, nil)
+		return contract.List[Org](st, pOrg, nil)
 	case "certs":
 		var a struct {
 			WithDER bool `cbor:"der,omitempty"`
@@ -449,11 +449,11 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 			}
 		}
 		if a.WithDER {
-			return list[Cert](st, pCert, nil)
+			return contract.List[Cert](st, pCert, nil)
 		}
-		return list(st, pCert, func(c *Cert) { c.DER = nil })
+		return contract.List(st, pCert, func(c *Cert) { c.DER = nil })
 	case "peers":
-		return list[Peer](st, pPeer, nil)
+		return contract.List[Peer](st, pPeer, nil)
 	case "cert":
 		var a GetArgs
 		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
@@ -470,30 +470,6 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 		return contract.Result(rec)
 	}
 	return nil, txerr.New(txerr.UnknownMethod, "registry has no query %q", method)
-}
-
-// list returns every record under prefix, trimmed by trim (may be nil).
-func list[T any](st contract.State, prefix []byte, trim func(*T)) ([]byte, error) {
-	out := []T{}
-	var derr error
-	err := st.Iterate(prefix, func(_, v []byte) bool {
-		var r T
-		if derr = canon.Unmarshal(v, &r); derr != nil {
-			return false
-		}
-		if trim != nil {
-			trim(&r)
-		}
-		out = append(out, r)
-		return true
-	})
-	if err == nil && derr != nil {
-		err = txerr.New(txerr.Internal, "registry record: %v", derr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return contract.Result(out)
 }
 
 func orgKey(name string) []byte { return append(append([]byte{}, pOrg...), name...) }
