@@ -125,9 +125,12 @@ func TestRevokedRequesterRefused(t *testing.T) {
 	if r, err := a.API.Call(ctx, a.Admin, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: der}); err != nil || r.Code != 0 {
 		t.Fatalf("enroll: %v %+v", err, r)
 	}
-	if r, err := a.API.Call(ctx, a.Admin, "default", registry.Name, "revoke", registry.RevokeArgs{Fingerprint: m.Fingerprint.String()}); err != nil || r.Code != 0 {
-		t.Fatalf("revoke: %v %+v", err, r)
+	rv, err := a.API.Call(ctx, a.Admin, "default", registry.Name, "revoke", registry.RevokeArgs{Fingerprint: m.Fingerprint.String()})
+	if err != nil || rv.Code != 0 {
+		t.Fatalf("revoke: %v %+v", err, rv)
 	}
+	// the custodian's node must have the revocation before it can apply it
+	waitHeight(t, b, rv.Height)
 	waitHeight(t, a, put.Height)
 	// the chain refuses to record its request
 	if _, err := Get(ctx, a.API, carol, "default", put.TXNumber, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "revoked certificate") {
