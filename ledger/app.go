@@ -90,6 +90,7 @@ type App struct {
 	now       func() time.Time
 	verified  *sigCache
 	mirror    *statedb.Mirror // committed nonces and revocations, in memory
+	refused   sync.Map        // CometBFT node ID -> time of the last warning
 
 	mu        sync.RWMutex // guards params and the committed height/hash
 	params    AppState

@@ -147,6 +147,8 @@ func (h *Host) Stop() error {
 		sw := h.Node.Switch()
 		hadPeers := sw.Peers().Size() > 0
 		sw.Stop()
+		// the address book saves itself asynchronously once stopped
+		time.Sleep(50 * time.Millisecond)
 		if hadPeers {
 			time.Sleep(h.Node.Config().Consensus.PeerQueryMaj23SleepDuration + 200*time.Millisecond)
 		}

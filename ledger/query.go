@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"strings"
+	"time"
 
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -37,7 +38,11 @@ func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQu
 			return &abci.ResponseQuery{Code: uint32(txerr.Internal), Log: err.Error()}, nil
 		}
 		if !ok {
-			a.log.Warn("refused a peer not allowed on the channel", "node_id", id)
+			// a refused persistent peer redials in a tight loop: warn once a minute
+			if last, seen := a.refused.Load(id); !seen || time.Since(last.(time.Time)) > time.Minute {
+				a.refused.Store(id, time.Now())
+				a.log.Warn("refused a peer not allowed on the channel", "node_id", id)
+			}
 			return &abci.ResponseQuery{Code: uint32(txerr.RoleDenied), Log: "node " + id + " is not allowed on this channel"}, nil
 		}
 		return &abci.ResponseQuery{}, nil
