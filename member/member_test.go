@@ -20,6 +20,7 @@ import (
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/local"
+	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/share"
 )
 
@@ -202,5 +203,38 @@ func TestChannelIsolation(t *testing.T) {
 	answer, err := share.ReadFrame(st)
 	if err != nil || !strings.Contains(string(answer), share.ErrUnknown.Error()) {
 		t.Fatalf("key request from outside the channel: %q %v", answer, err)
+	}
+}
+
+// With share.policy = approval, a request waits in the owner's queue until
+// the owner approves it (or denies it, and the next request is refused).
+func TestApprovalQueue(t *testing.T) {
+	orgs := twoOrgs(t)
+	b, a := orgs[0], orgs[1]
+	if err := b.Node.SetSharePolicy(node.ShareConfig{Policy: node.PolicyApproval}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	put, err := Put(ctx, b.API, b.Admin, "default", bytes.NewReader([]byte("quality report 7")), Meta{Keywords: []string{"quality"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitHeight(t, a, put.Height)
+	var denied *DeniedError
+	if _, err := Get(ctx, a.API, a.Admin, "default", put.TXNumber, io.Discard, nil); !errors.As(err, &denied) || denied.Code != share.DenyPending {
+		t.Fatalf("first request: %v", err)
+	}
+	var pending []node.Pending
+	if err := b.API.PendingRequests(ctx, &pending); err != nil || len(pending) != 1 || pending[0].Requester != "admin@org2" {
+		t.Fatalf("queue %+v %v", pending, err)
+	}
+	var p node.Pending
+	if err := b.API.Decide(ctx, pending[0].ID, true, &p); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := Get(ctx, a.API, a.Admin, "default", put.TXNumber, &out, nil); err != nil || out.String() != "quality report 7" {
+		t.Fatalf("after approval: %q %v", out.String(), err)
 	}
 }

@@ -81,6 +81,22 @@ func (n *Node) Config() Config {
 	return *n.cfg
 }
 
+// SetSharePolicy changes the key-release policy and saves it.
+func (n *Node) SetSharePolicy(p ShareConfig) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	cfg := *n.cfg
+	cfg.Share = p
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := n.Home.SaveConfig(&cfg); err != nil {
+		return err
+	}
+	n.cfg = &cfg
+	return nil
+}
+
 // Channel returns a hosted channel.
 func (n *Node) Channel(name string) (*ledger.Channel, error) {
 	n.mu.RLock()

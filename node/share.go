@@ -243,7 +243,9 @@ func (s *Share) keyPath(channel, c string) string {
 	return filepath.Join(string(s.n.Home), "datakeys", channel, c+".key")
 }
 
-// PutKey stores a data key handed over by a member of this node's org.
+// PutKey stores a data key handed over by a member of this node's org,
+// HPKE-sealed to the node's own key, so a copy of the key directory alone
+// opens nothing.
 func (s *Share) PutKey(channel string, c cid.Cid, key []byte) error {
 	if len(key) != seal.KeySize {
 		return txerr.New(txerr.BadArgs, "data key is %d bytes, want %d", len(key), seal.KeySize)
@@ -251,11 +253,15 @@ func (s *Share) PutKey(channel string, c cid.Cid, key []byte) error {
 	if _, err := s.n.Channel(channel); err != nil {
 		return err
 	}
+	wrapped, err := share.SealTo(&s.n.Identity.Key.PublicKey, key)
+	if err != nil {
+		return err
+	}
 	p := s.keyPath(channel, c.String())
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(p, []byte(hex.EncodeToString(key)), 0o600)
+	return os.WriteFile(p, []byte(hex.EncodeToString(wrapped)), 0o600)
 }
 
 func (s *Share) loadKey(channel, c string) ([]byte, error) {
@@ -263,7 +269,11 @@ func (s *Share) loadKey(channel, c string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return hex.DecodeString(strings.TrimSpace(string(b)))
+	wrapped, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, err
+	}
+	return share.OpenWith(s.n.Identity.Key, wrapped)
 }
 
 // Shred destroys a data key (overwritten, then removed) and the local
@@ -271,7 +281,9 @@ func (s *Share) loadKey(channel, c string) ([]byte, error) {
 func (s *Share) Shred(ctx context.Context, channel string, c cid.Cid) error {
 	p := s.keyPath(channel, c.String())
 	if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
-		f.Write(make([]byte, 2*seal.KeySize))
+		if fi, err := f.Stat(); err == nil {
+			f.Write(make([]byte, fi.Size()))
+		}
 		f.Sync()
 		f.Close()
 	}
