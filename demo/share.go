@@ -57,7 +57,7 @@ func Share(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("step 2: %w", err)
 	}
-	p("    plaintext %d bytes, sha256 %s, T1 %s", put.Size, put.SHA256, put.T1.Format(time.RFC3339Nano))
+	p("    plaintext %d bytes, sha256 %s, T1 %s", put.Size, hex.EncodeToString(sum[:]), put.T1.Format(time.RFC3339Nano))
 	p("\n[3] IPFS returns the hash address of the ciphertext")
 	p("    CID %s (CIDv1, raw leaves, 256 KiB chunks: the CID Kubo computes for the same bytes)", put.CID)
 	p("\n[4] B adds the Keyword-index table to the chain (Subfile)")
@@ -98,8 +98,9 @@ func Share(ctx context.Context, w io.Writer) error {
 	p("    answer signature by %s verified: %v", got.Custodian, got.AnswerSigned)
 	p("\n[9] A fetches the ciphertext by CID over bitswap, decrypts it and verifies B's signature on M1")
 	p("    %d bytes, owner %s signed at %s: signature verified %v", got.Size, got.Owner, got.T1.Format(time.RFC3339Nano), got.SignatureOK)
-	p("    sha256 of the decrypted file %s, of the original %s: %s", got.SHA256, hex.EncodeToString(sum[:]), verdict(got.SHA256 == hex.EncodeToString(sum[:])))
-	if !bytes.Equal(out.Bytes(), data) {
+	gotSum := sha256.Sum256(out.Bytes())
+	p("    sha256 of the decrypted file %s, of the original %s: %s", hex.EncodeToString(gotSum[:]), hex.EncodeToString(sum[:]), verdict(gotSum == sum))
+	if gotSum != sum {
 		return errors.New("step 9: decrypted data differs from the original")
 	}
 

@@ -8,7 +8,6 @@ package member
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,7 +37,6 @@ type PutResult struct {
 	Height    int64     `json:"height"`
 	Size      int64     `json:"size"`
 	T1        time.Time `json:"t1"`
-	SHA256    string    `json:"sha256"` // of the plaintext
 	Custodian string    `json:"custodian"`
 	SubmitB   string    `json:"submit_b"`
 }
@@ -75,12 +73,11 @@ func Put(ctx context.Context, c *api.Client, id *identity.Identity, channel stri
 	}
 	t1 := time.Now().UTC()
 	in := &counter{r: r, tell: tell}
-	h := sha256.New()
-	pr, pw := io.Pipe()
+	pr, pw := newPipe(8)
 	go func() {
 		enc, err := seal.Encrypt(pw, key, id, t1)
 		if err == nil {
-			_, err = io.CopyBuffer(enc, io.TeeReader(in, h), make([]byte, 1<<20))
+			_, err = io.CopyBuffer(enc, in, make([]byte, 1<<20))
 			if err == nil {
 				err = enc.Close()
 			}
@@ -107,7 +104,7 @@ func Put(ctx context.Context, c *api.Client, id *identity.Identity, channel stri
 	var receipt index.SubfileReceipt
 	_ = decodeResult(tx, &receipt)
 	return &PutResult{CID: stored.CID, TXNumber: tx.TxID, Height: tx.Height, Size: in.n, T1: t1,
-		SHA256: hex.EncodeToString(h.Sum(nil)), Custodian: st.Fingerprint, SubmitB: receipt.SubmitB}, nil
+		Custodian: st.Fingerprint, SubmitB: receipt.SubmitB}, nil
 }
 
 // GetResult is the evidence of a retrieved object.
@@ -117,7 +114,6 @@ type GetResult struct {
 	Owner        string    `json:"owner"` // id@org of the M1 signer
 	T1           time.Time `json:"t1"`
 	Size         uint64    `json:"size"`
-	SHA256       string    `json:"sha256"`
 	Request      string    `json:"request"`       // hash of the signed request
 	RequestTx    string    `json:"request_tx_id"` // its on-chain record
 	RequestAt    int64     `json:"request_height"`
@@ -248,13 +244,12 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 	if err != nil {
 		return res, err
 	}
-	h := sha256.New()
 	w := &counter{r: dec, tell: tell}
-	if _, err := io.CopyBuffer(io.MultiWriter(out, h), w, make([]byte, 1<<20)); err != nil {
+	if _, err := io.CopyBuffer(out, w, make([]byte, 1<<20)); err != nil {
 		return res, err
 	}
 	info := dec.Info()
-	res.T1, res.Size, res.SHA256, res.SignatureOK = info.T1, info.Size, hex.EncodeToString(h.Sum(nil)), true
+	res.T1, res.Size, res.SignatureOK = info.T1, info.Size, true
 	return res, waitRecord()
 }
 

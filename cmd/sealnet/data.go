@@ -57,8 +57,8 @@ func dataPutCmd(g *globals) *cobra.Command {
 			if g.json {
 				return printJSON(r)
 			}
-			fmt.Printf("stored %s (%d bytes, sha256 %s)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
-				r.CID, r.Size, r.SHA256, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
+			fmt.Printf("stored %s (%d bytes)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
+				r.CID, r.Size, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
 			return nil
 		},
 	}
@@ -146,8 +146,8 @@ func dataGetCmd(g *globals) *cobra.Command {
 			if g.json {
 				return printJSON(r)
 			}
-			fmt.Printf("wrote %s: %d bytes, sha256 %s\n  key granted by %s (answer signature verified), request %s recorded in tx %s\n  owner %s signed it at %s: signature verified\n",
-				out, r.Size, r.SHA256, r.Custodian, r.Request[:16], r.RequestTx, r.Owner, r.T1.Format("2006-01-02T15:04:05.000Z"))
+			fmt.Printf("wrote %s: %d bytes\n  key granted by %s (answer signature verified), request %s recorded in tx %s\n  owner %s signed it at %s: signature verified\n",
+				out, r.Size, r.Custodian, r.Request[:16], r.RequestTx, r.Owner, r.T1.Format("2006-01-02T15:04:05.000Z"))
 			return nil
 		},
 	}
