@@ -110,16 +110,33 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var from *identity.Fingerprint
-	if f := r.URL.Query().Get("from"); f != "" {
+	ch := r.PathValue("ch")
+	have, err := sh.Store.Has(r.Context(), c)
+	if err != nil {
+		writeErr(w, storeErr(err))
+		return
+	}
+	if f := r.URL.Query().Get("from"); f != "" && !have && f != s.n.Identity.Member.Fingerprint.String() {
 		fp, err := identity.ParseFingerprint(f)
 		if err != nil {
 			writeErr(w, txerr.New(txerr.BadArgs, "from: %v", err))
 			return
 		}
-		from = &fp
+		// stream the file while it is fetched, verified and stored; a
+		// failure midway aborts the response so the client never takes a
+		// truncated body for a complete one
+		sw := &startedWriter{w: w}
+		if err := sh.StreamFrom(r.Context(), ch, c, fp, sw); err != nil {
+			if !sw.started {
+				writeErr(w, txerr.New(txerr.NotFound, "%v", err))
+				return
+			}
+			s.log.Warn("dag stream failed midway", "cid", c, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		return
 	}
-	if err := sh.Fetch(r.Context(), r.PathValue("ch"), c, from); err != nil {
+	if err := sh.Fetch(r.Context(), ch, c); err != nil {
 		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 		return
 	}
@@ -132,7 +149,23 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	if _, err := io.Copy(w, rd); err != nil {
 		s.log.Warn("stream ciphertext", "cid", c, "err", err)
+		panic(http.ErrAbortHandler)
 	}
+}
+
+// startedWriter sets the content type before the first byte and remembers
+// whether any byte went out.
+type startedWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (s *startedWriter) Write(b []byte) (int, error) {
+	if !s.started {
+		s.w.Header().Set("Content-Type", "application/octet-stream")
+		s.started = true
+	}
+	return s.w.Write(b)
 }
 
 func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {

@@ -305,34 +305,39 @@ func (s *Share) Put(ctx context.Context, channel string, r io.Reader) (cid.Cid, 
 	return c, s.Store.TagDAG(ctx, s.Tags, c, channel)
 }
 
-// Fetch makes sure the DAG at c is local. With from (a member's
-// certificate fingerprint, usually the custodian's node) it streams the DAG
-// from that member's node in one pass; otherwise, or if that fails, it
-// asks connected member nodes over bitswap.
-func (s *Share) Fetch(ctx context.Context, channel string, c cid.Cid, from *identity.Fingerprint) error {
+// Fetch makes sure the DAG at c is local, asking connected member nodes
+// over bitswap.
+func (s *Share) Fetch(ctx context.Context, channel string, c cid.Cid) error {
+	if _, err := s.n.Channel(channel); err != nil {
+		return err
+	}
+	if err := s.Ex.Fetch(ctx, c); err != nil {
+		return err
+	}
+	if err := s.Store.Sync(); err != nil {
+		return err
+	}
+	return s.Store.TagDAG(ctx, s.Tags, c, channel)
+}
+
+// StreamFrom fetches the DAG at c in one pass from the node of the member
+// with certificate fingerprint from, storing and verifying every block,
+// and writes the file's bytes to w as they arrive.
+func (s *Share) StreamFrom(ctx context.Context, channel string, c cid.Cid, from identity.Fingerprint, w io.Writer) error {
 	ch, err := s.n.Channel(channel)
 	if err != nil {
 		return err
 	}
-	fetched := false
-	if from != nil && *from != s.n.Identity.Member.Fingerprint {
-		if m, err := ch.App.Member(*from); err == nil {
-			if pid, err := p2p.PeerID(m.Cert.PublicKey.(*ecdsa.PublicKey)); err == nil {
-				if err := s.Store.FetchDAG(ctx, s.Host, pid, c); err != nil {
-					s.n.Log.Warn("dag stream failed, trying bitswap", "cid", c, "from", pid, "err", err)
-				} else {
-					fetched = true
-				}
-			}
-		}
+	m, err := ch.App.Member(from)
+	if err != nil {
+		return err
 	}
-	if !fetched {
-		if err := s.Ex.Fetch(ctx, c); err != nil {
-			return err
-		}
-		if err := s.Store.Sync(); err != nil {
-			return err
-		}
+	pid, err := p2p.PeerID(m.Cert.PublicKey.(*ecdsa.PublicKey))
+	if err != nil {
+		return err
+	}
+	if err := s.Store.FetchDAG(ctx, s.Host, pid, c, w); err != nil {
+		return err
 	}
 	return s.Store.TagDAG(ctx, s.Tags, c, channel)
 }

@@ -55,7 +55,9 @@ func (s *Store) ServeDAG(h host.Host, allow func(peer.ID, cid.Cid) bool) {
 			return
 		}
 		bw.WriteByte(0)
-		err = merkledag.Walk(context.Background(), s.sendLinks(bw), root, cid.NewSet().Visit)
+		// every occurrence is sent, repeated blocks too, so that the
+		// leaves arrive in file order and the receiver can stream them
+		err = merkledag.Walk(context.Background(), s.sendLinks(bw), root, func(cid.Cid) bool { return true })
 		if err == nil {
 			err = writeUvarint(bw, 0)
 		}
@@ -102,8 +104,10 @@ func links(b blocks.Block) ([]*ipld.Link, error) {
 	return n.Links(), nil
 }
 
-// FetchDAG pulls the DAG at root from peer p into the store.
-func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid) error {
+// FetchDAG pulls the DAG at root from peer p into the store. If leaves is
+// not nil, the data of the raw leaves is written to it as they arrive, in
+// file order: the file itself, streamed while it is fetched.
+func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid, leaves io.Writer) error {
 	st, err := h.NewStream(ctx, p, DAGProtocol)
 	if err != nil {
 		return err
@@ -126,7 +130,9 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	if status != 0 {
 		return fmt.Errorf("%s: %w", root, ErrRefused)
 	}
-	want, have := map[cid.Cid]bool{root: true}, map[cid.Cid]bool{}
+	// want counts the outstanding occurrences of each linked block
+	want := map[cid.Cid]int{root: 1}
+	pending := 1
 	var batch []blocks.Block
 	flush := func() error {
 		if len(batch) == 0 {
@@ -165,23 +171,27 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 		if _, err := io.ReadFull(br, data); err != nil {
 			return fmt.Errorf("dag stream: %w", err)
 		}
-		if !want[c] {
+		if want[c] == 0 {
 			return fmt.Errorf("%s: %w", c, ErrUnexpected)
 		}
 		sum, err := c.Prefix().Sum(data)
 		if err != nil || !sum.Equals(c) {
 			return fmt.Errorf("block %s: %w", c, ErrTampered)
 		}
-		delete(want, c)
-		have[c] = true
+		want[c]--
+		pending--
 		b, _ := blocks.NewBlockWithCid(data, c)
 		ls, err := links(b)
 		if err != nil {
 			return fmt.Errorf("block %s: %w", c, err)
 		}
 		for _, l := range ls {
-			if !have[l.Cid] {
-				want[l.Cid] = true
+			want[l.Cid]++
+			pending++
+		}
+		if leaves != nil && c.Prefix().Codec == cid.Raw {
+			if _, err := leaves.Write(data); err != nil {
+				return err
 			}
 		}
 		if batch = append(batch, b); len(batch) == putBatch {
@@ -193,8 +203,8 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	if err := flush(); err != nil {
 		return err
 	}
-	if len(want) > 0 {
-		return fmt.Errorf("%s: %d blocks missing: %w", root, len(want), ErrIncomplete)
+	if pending > 0 {
+		return fmt.Errorf("%s: %d blocks missing: %w", root, pending, ErrIncomplete)
 	}
 	return s.Sync()
 }

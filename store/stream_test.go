@@ -61,8 +61,12 @@ func TestDAGStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), root); err != nil {
+	var streamed bytes.Buffer
+	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), root, &streamed); err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Equal(streamed.Bytes(), data) {
+		t.Fatalf("streamed %d bytes, want %d", streamed.Len(), len(data))
 	}
 	r, err := dst.Open(ctx, root)
 	if err != nil {
@@ -74,7 +78,7 @@ func TestDAGStream(t *testing.T) {
 	}
 	allowed = false
 	other, _ := src.Add(ctx, bytes.NewReader([]byte("confidential")), AddOptions{})
-	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), other); !errors.Is(err, ErrRefused) {
+	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), other, nil); !errors.Is(err, ErrRefused) {
 		t.Fatalf("refused root: %v", err)
 	}
 }
@@ -104,11 +108,11 @@ func TestDAGStreamRejectsForgedBlocks(t *testing.T) {
 		})
 	}
 	serve(good, []byte("counter=9999"))
-	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), good); !errors.Is(err, ErrTampered) {
+	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), good, nil); !errors.Is(err, ErrTampered) {
 		t.Fatalf("tampered block: %v", err)
 	}
 	serve(stranger, []byte("unrelated"))
-	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), good); !errors.Is(err, ErrUnexpected) {
+	if err := dst.FetchDAG(ctx, fetcher, holder.ID(), good, nil); !errors.Is(err, ErrUnexpected) {
 		t.Fatalf("substituted block: %v", err)
 	}
 	if ok, _ := dst.Has(ctx, good); ok {
