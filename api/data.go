@@ -58,6 +58,21 @@ func (s *Server) shareSvc(w http.ResponseWriter) *node.Share {
 	return sh
 }
 
+// shareBody returns the share service and the request's JSON body, or
+// writes the error and returns false.
+func shareBody[T any](s *Server, w http.ResponseWriter, r *http.Request) (*node.Share, *T, bool) {
+	sh := s.shareSvc(w)
+	if sh == nil {
+		return nil, nil, false
+	}
+	var body T
+	if err := readJSON(r, &body); err != nil {
+		writeErr(w, err)
+		return nil, nil, false
+	}
+	return sh, &body, true
+}
+
 func pathCID(w http.ResponseWriter, r *http.Request) (cid.Cid, bool) {
 	c, err := cid.Decode(r.PathValue("cid"))
 	if err != nil {
@@ -169,13 +184,8 @@ func (s *startedWriter) Write(b []byte) (int, error) {
 }
 
 func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
-		return
-	}
-	var req DataKeyRequest
-	if err := readJSON(r, &req); err != nil {
-		writeErr(w, err)
+	sh, req, ok := shareBody[DataKeyRequest](s, w, r)
+	if !ok {
 		return
 	}
 	c, err := cid.Decode(req.CID)
@@ -207,13 +217,8 @@ func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
-		return
-	}
-	var req KeyRequest
-	if err := readJSON(r, &req); err != nil {
-		writeErr(w, err)
+	sh, req, ok := shareBody[KeyRequest](s, w, r)
+	if !ok {
 		return
 	}
 	fp, err := identity.ParseFingerprint(req.Custodian)
@@ -238,13 +243,8 @@ func (s *Server) pending(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
-		return
-	}
-	var d Decision
-	if err := readJSON(r, &d); err != nil {
-		writeErr(w, err)
+	sh, d, ok := shareBody[Decision](s, w, r)
+	if !ok {
 		return
 	}
 	p, err := sh.Decide(r.PathValue("id"), d.Approve)
