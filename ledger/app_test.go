@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,9 +15,11 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/evidence"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/txerr"
 )
@@ -452,5 +455,58 @@ func TestTransferRecordsAndPurge(t *testing.T) {
 	var entry index.Entry
 	if err := canon.Unmarshal(out, &entry); err != nil || !entry.Purged || entry.SubmitB == "" {
 		t.Fatalf("purged entry %+v %v", entry, err)
+	}
+}
+
+// A batch of salted commitments anchored through the audit contract: the
+// root on chain proves one disclosed message; sequence numbers must follow
+// on, and gaps are recorded as drops.
+func TestAuditAnchoring(t *testing.T) {
+	c := newChain(t)
+	sender := c.enroll("gateway", identity.RoleNode)
+	other := c.enroll("other", identity.RoleNode)
+	secret := evidence.StreamSecret{42}
+	msgs := [][]byte{[]byte(`{"counter":5366}`), []byte(`{"counter":5367}`), []byte(`{"counter":5368}`)}
+	var leaves [][]byte
+	for i, m := range msgs {
+		seq := uint64(i)
+		leaves = append(leaves, evidence.LeafHash(secret.Salt("press-7", seq), seq, m))
+	}
+	tree := evidence.NewTree(leaves)
+	anchor := audit.AnchorArgs{Stream: "press-7", Receiver: "org2", FirstSeq: 0, Count: 3, Root: tree.Root(), Mode: audit.ModeSealed,
+		IntervalStart: c.now.UnixNano(), IntervalEnd: c.now.Add(time.Second).UnixNano()}
+	c.expect(c.block(c.sign(sender, audit.Name, "anchor", anchor))[0], txerr.OK)
+	// another member cannot write to the stream; a gap or a replayed range is refused
+	next := anchor
+	next.FirstSeq = 3
+	c.expect(c.block(c.sign(other, audit.Name, "anchor", next))[0], txerr.RoleDenied)
+	gap := anchor
+	gap.FirstSeq = 5
+	c.expect(c.block(c.sign(sender, audit.Name, "anchor", gap))[0], txerr.Rejected)
+	c.expect(c.block(c.sign(sender, audit.Name, "anchor", anchor))[0], txerr.Rejected)
+	// paper mode needs its salt on chain
+	paper := next
+	paper.Mode = audit.ModePaper
+	c.expect(c.block(c.sign(sender, audit.Name, "anchor", paper))[0], txerr.BadArgs)
+	// a dropped range is recorded, and the stream continues after it
+	c.expect(c.block(c.sign(sender, audit.Name, "drop", audit.DropArgs{Stream: "press-7", FirstSeq: 3, Count: 2, Reason: "spool full", At: c.now.UnixNano()}))[0], txerr.OK)
+	c.expect(c.block(c.sign(sender, audit.Name, "anchor", gap))[0], txerr.OK)
+
+	out, err := c.app.QueryContract(audit.Name, "batches", canon.MustMarshal(map[string]string{"stream": "press-7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches []audit.Batch
+	if err := canon.Unmarshal(out, &batches); err != nil || len(batches) != 3 || batches[1].Dropped != "spool full" {
+		t.Fatalf("batches %+v %v", batches, err)
+	}
+	// an auditor given message 1, its salt and its proof checks it against the chain
+	root, _ := hex.DecodeString(batches[0].Root)
+	proof, _ := tree.Proof(1)
+	if err := evidence.VerifyInclusion(1, 3, evidence.LeafHash(secret.Salt("press-7", 1), 1, msgs[1]), proof, root); err != nil {
+		t.Fatal(err)
+	}
+	if evidence.VerifyInclusion(1, 3, evidence.LeafHash(secret.Salt("press-7", 1), 1, []byte(`{"counter":9999}`)), proof, root) == nil {
+		t.Fatal("an altered message verified")
 	}
 }

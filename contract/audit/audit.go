@@ -1,0 +1,242 @@
+// Package audit is the contract that anchors paper 000's evidence: per
+// stream and interval, one batch of salted message commitments (its Merkle
+// root, message count and sequence range), and every range a sender had to
+// drop, so that nothing disappears silently. Sequence numbers must follow
+// on without gaps: a gap is either anchored or recorded as dropped.
+package audit
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// Name is the contract's name.
+const Name = "audit"
+
+// Commitment modes.
+const (
+	ModeSealed = "sealed" // per-message salts from a secret shared with the receiver; roots only on chain
+	ModePaper  = "paper"  // Argon2id over the interval with the salt published, as paper 000
+)
+
+// MaxBatch bounds the messages of one batch.
+const MaxBatch = 10_000_000
+
+var (
+	pStream = []byte("s/")
+	pBatch  = []byte("b/")
+)
+
+// Stream is a stream's anchoring state.
+type Stream struct {
+	Name     string `cbor:"name" json:"name"`
+	Sender   string `cbor:"sender" json:"sender"` // fingerprint of the member that anchors it
+	Org      string `cbor:"org" json:"org"`
+	Receiver string `cbor:"receiver,omitempty" json:"receiver,omitempty"` // org receiving the messages
+	Next     uint64 `cbor:"next" json:"next"`                             // next sequence number expected
+	Batches  uint64 `cbor:"batches" json:"batches"`
+	Dropped  uint64 `cbor:"dropped" json:"dropped"` // messages recorded as dropped
+}
+
+// Batch is one anchored (or dropped) range.
+type Batch struct {
+	Stream        string `cbor:"stream" json:"stream"`
+	FirstSeq      uint64 `cbor:"first_seq" json:"first_seq"`
+	Count         uint64 `cbor:"count" json:"count"`
+	Root          string `cbor:"root,omitempty" json:"root,omitempty"` // hex; Merkle root (sealed) or Argon2id hash (paper)
+	Mode          string `cbor:"mode,omitempty" json:"mode,omitempty"`
+	Salt          string `cbor:"salt,omitempty" json:"salt,omitempty"` // hex, paper mode only
+	IntervalStart int64  `cbor:"interval_start" json:"interval_start"` // Unix ns, sender's clock
+	IntervalEnd   int64  `cbor:"interval_end" json:"interval_end"`
+	Dropped       string `cbor:"dropped,omitempty" json:"dropped,omitempty"` // the reason, for a dropped range
+	Height        int64  `cbor:"height" json:"height"`
+	TXNumber      string `cbor:"tx_number" json:"tx_number"`
+}
+
+// AnchorArgs anchors one batch.
+type AnchorArgs struct {
+	Stream        string `cbor:"stream"`
+	Receiver      string `cbor:"receiver,omitempty"`
+	FirstSeq      uint64 `cbor:"first_seq"`
+	Count         uint64 `cbor:"count"`
+	Root          []byte `cbor:"root"`
+	Mode          string `cbor:"mode"`
+	Salt          []byte `cbor:"salt,omitempty"`
+	IntervalStart int64  `cbor:"interval_start"`
+	IntervalEnd   int64  `cbor:"interval_end"`
+}
+
+// DropArgs records a range that was never delivered.
+type DropArgs struct {
+	Stream   string `cbor:"stream"`
+	FirstSeq uint64 `cbor:"first_seq"`
+	Count    uint64 `cbor:"count"`
+	Reason   string `cbor:"reason"`
+	At       int64  `cbor:"at"` // Unix ns, sender's clock
+}
+
+// Contract is the audit contract.
+type Contract struct{}
+
+// New returns the audit contract.
+func New() Contract { return Contract{} }
+
+// Name implements contract.Contract.
+func (Contract) Name() string { return Name }
+
+// Methods implements contract.Contract.
+func (c Contract) Methods() map[string]contract.Method {
+	senders := []identity.Role{identity.RoleNode, identity.RoleClient, identity.RoleAdmin}
+	return map[string]contract.Method{
+		"anchor": {Roles: senders, Run: c.anchor},
+		"drop":   {Roles: senders, Run: c.drop},
+	}
+}
+
+func validStream(s string) bool {
+	return s != "" && len(s) <= 128 && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// stream loads a stream's state, creating it for its first sender.
+func stream(ctx *contract.Context, st contract.State, name, receiver string) (*Stream, error) {
+	if !validStream(name) {
+		return nil, txerr.New(txerr.BadArgs, "stream name must be 1-128 bytes of UTF-8 without NUL")
+	}
+	raw, err := st.Get(append(append([]byte{}, pStream...), name...))
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return &Stream{Name: name, Sender: ctx.Caller.Fingerprint.String(), Org: ctx.Caller.Org, Receiver: receiver}, nil
+	}
+	var s Stream
+	if err := canon.Unmarshal(raw, &s); err != nil {
+		return nil, txerr.New(txerr.Internal, "stream record: %v", err)
+	}
+	if s.Sender != ctx.Caller.Fingerprint.String() {
+		return nil, txerr.New(txerr.RoleDenied, "stream %s is anchored by another member", name)
+	}
+	return &s, nil
+}
+
+func save(st contract.State, s *Stream, b *Batch) error {
+	if err := st.Set(append(append([]byte{}, pStream...), s.Name...), canon.MustMarshal(s)); err != nil {
+		return err
+	}
+	return st.Set(batchKey(b.Stream, b.FirstSeq), canon.MustMarshal(b))
+}
+
+func batchKey(stream string, first uint64) []byte {
+	k := append(append(append([]byte{}, pBatch...), stream...), 0)
+	return binary.BigEndian.AppendUint64(k, first)
+}
+
+func checkRange(s *Stream, first, count uint64) error {
+	if count == 0 || count > MaxBatch {
+		return txerr.New(txerr.BadArgs, "count %d: want 1-%d", count, MaxBatch)
+	}
+	if first != s.Next {
+		return txerr.New(txerr.Rejected, "stream %s continues at sequence %d, not %d: anchor or drop the range in between", s.Name, s.Next, first)
+	}
+	return nil
+}
+
+func (c Contract) anchor(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a AnchorArgs
+	if err := contract.DecodeArgs("anchor", raw, &a); err != nil {
+		return nil, err
+	}
+	s, err := stream(ctx, st, a.Stream, a.Receiver)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRange(s, a.FirstSeq, a.Count); err != nil {
+		return nil, err
+	}
+	if len(a.Root) != 32 {
+		return nil, txerr.New(txerr.BadArgs, "root is %d bytes, want 32", len(a.Root))
+	}
+	switch a.Mode {
+	case ModeSealed:
+		if len(a.Salt) != 0 {
+			return nil, txerr.New(txerr.BadArgs, "sealed mode publishes no salt")
+		}
+	case ModePaper:
+		if len(a.Salt) < 16 || len(a.Salt) > 64 {
+			return nil, txerr.New(txerr.BadArgs, "paper mode needs a 16-64 byte salt")
+		}
+	default:
+		return nil, txerr.New(txerr.BadArgs, "mode %q: want sealed or paper", a.Mode)
+	}
+	if a.IntervalEnd < a.IntervalStart {
+		return nil, txerr.New(txerr.BadArgs, "interval ends before it starts")
+	}
+	b := &Batch{Stream: a.Stream, FirstSeq: a.FirstSeq, Count: a.Count, Root: hex.EncodeToString(a.Root), Mode: a.Mode,
+		Salt: hex.EncodeToString(a.Salt), IntervalStart: a.IntervalStart, IntervalEnd: a.IntervalEnd,
+		Height: ctx.Height, TXNumber: hex.EncodeToString(ctx.TxID[:])}
+	s.Next += a.Count
+	s.Batches++
+	if err := save(st, s, b); err != nil {
+		return nil, err
+	}
+	ctx.Emit("anchored", s.Receiver, contract.Attr{Key: "stream", Value: s.Name}, contract.Attr{Key: "root", Value: b.Root})
+	return contract.Result(b)
+}
+
+func (c Contract) drop(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
+	var a DropArgs
+	if err := contract.DecodeArgs("drop", raw, &a); err != nil {
+		return nil, err
+	}
+	s, err := stream(ctx, st, a.Stream, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRange(s, a.FirstSeq, a.Count); err != nil {
+		return nil, err
+	}
+	if a.Reason == "" || len(a.Reason) > 128 {
+		return nil, txerr.New(txerr.BadArgs, "a drop needs a reason of at most 128 bytes")
+	}
+	b := &Batch{Stream: a.Stream, FirstSeq: a.FirstSeq, Count: a.Count, Dropped: a.Reason,
+		IntervalStart: a.At, IntervalEnd: a.At, Height: ctx.Height, TXNumber: hex.EncodeToString(ctx.TxID[:])}
+	s.Next += a.Count
+	s.Dropped += a.Count
+	if err := save(st, s, b); err != nil {
+		return nil, err
+	}
+	ctx.Emit("dropped", s.Receiver, contract.Attr{Key: "stream", Value: s.Name}, contract.Attr{Key: "reason", Value: a.Reason})
+	return contract.Result(b)
+}
+
+// Query implements contract.Contract: "stream" (its state) and "batches"
+// (every anchored or dropped range of a stream, in sequence order).
+func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
+	var a struct {
+		Stream string `cbor:"stream"`
+	}
+	if err := contract.DecodeArgs(method, raw, &a); err != nil {
+		return nil, err
+	}
+	switch method {
+	case "stream":
+		v, err := st.Get(append(append([]byte{}, pStream...), a.Stream...))
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, txerr.New(txerr.NotFound, "no stream %q", a.Stream)
+		}
+		return v, nil
+	case "batches":
+		return contract.List[Batch](st, append(append(append([]byte{}, pBatch...), a.Stream...), 0), nil)
+	}
+	return nil, txerr.New(txerr.UnknownMethod, "audit has no query %q", method)
+}
