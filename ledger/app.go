@@ -35,6 +35,7 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
@@ -113,7 +114,7 @@ func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
 	}
 	a.contracts = map[string]contract.Contract{}
 	a.methods = map[string]map[string]contract.Method{}
-	for _, c := range []contract.Contract{a.reg, index.New(), audit.New()} {
+	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New()} {
 		a.contracts[c.Name()] = c
 		a.methods[c.Name()] = c.Methods()
 	}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
@@ -508,5 +510,46 @@ func TestAuditAnchoring(t *testing.T) {
 	}
 	if evidence.VerifyInclusion(1, 3, evidence.LeafHash(secret.Salt("press-7", 1), 1, []byte(`{"counter":9999}`)), proof, root) == nil {
 		t.Fatal("an altered message verified")
+	}
+}
+
+// The maintenance contract: the manufacturer registers the hash of
+// "Maintenance imminent" with a salt shared with the machine owner; the
+// owner's mapped, hashed label triggers an event addressed to the
+// manufacturer, and the raw counter never reaches the chain.
+func TestConditionMatchesHashedLabel(t *testing.T) {
+	c := newChain(t)
+	manufacturer := c.enroll("maker", identity.RoleClient)
+	owner := c.enroll("gateway", identity.RoleNode)
+	salt := []byte("shared between owner and maker")
+	reg := condition.RegisterArgs{ID: "press-7-maintenance", Hash: condition.Hash("Maintenance imminent", salt), Importance: "high"}
+	c.expect(c.block(c.sign(manufacturer, condition.Name, "register", reg))[0], txerr.OK)
+
+	label := func(counter int) string {
+		if counter > 5300 && counter < 5400 {
+			return "Maintenance imminent"
+		}
+		return "Normal operation"
+	}
+	miss := c.block(c.sign(owner, condition.Name, "submit", condition.SubmitArgs{ID: reg.ID, Hash: condition.Hash(label(5100), salt)}))[0]
+	c.expect(miss, txerr.OK)
+	if len(miss.Events) != 0 {
+		t.Fatalf("a non-matching label emitted %+v", miss.Events)
+	}
+	hit := c.block(c.sign(owner, condition.Name, "submit", condition.SubmitArgs{ID: reg.ID, Hash: condition.Hash(label(5367), salt)}))[0]
+	c.expect(hit, txerr.OK)
+	if len(hit.Events) != 1 || hit.Events[0].Type != "condition_met" || hit.Events[0].To != "org1" {
+		t.Fatalf("events %+v", hit.Events)
+	}
+	// neither label appears anywhere in the database (the counter itself
+	// never left the owner's side in the first place)
+	it, _ := c.db.Iterator(nil, nil)
+	defer it.Close()
+	for ; it.Valid(); it.Next() {
+		for _, l := range []string{"Maintenance imminent", "Normal operation"} {
+			if bytes.Contains(it.Value(), []byte(l)) || bytes.Contains(it.Key(), []byte(l)) {
+				t.Fatalf("label %q leaked under key %q", l, it.Key())
+			}
+		}
 	}
 }
