@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every sealnet test: builds what the tests need (the pinned Kubo, from
-# the Go module proxy, cached in .cache/), checks formatting and vet, runs the
+# Runs every sealnet test: installs or builds what the tests need (Mosquitto
+# from Debian's packages; the pinned Kubo from the Go module proxy, cached in
+# .cache/), checks formatting and vet, runs the
 # unit, integration, interop and multi-process tests, then a short fuzz pass
 # over each decoder of untrusted bytes.
 set -euo pipefail
@@ -15,6 +16,14 @@ fi
 go vet ./...
 
 echo "== reference peers"
+# Mosquitto, Debian's package, for the MQTT source tests
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "installing mosquitto from Debian's packages"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
+fi
 SEALNET_KUBO=$(bash scripts/kubo.sh)
 export SEALNET_KUBO
 "$SEALNET_KUBO" version
