@@ -12,7 +12,9 @@ import (
 
 // MQTT subscribes to topics on a broker (Eclipse Paho client). It
 // reconnects with backoff and resubscribes after every reconnection; with
-// QoS 1 and a persistent session the broker keeps what arrives meanwhile.
+// QoS 1 or 2 and a persistent session the broker keeps what arrives
+// meanwhile. QoS 1 is at least once: after a reconnection the broker may
+// deliver a message again; QoS 2 delivers exactly once.
 type MQTT struct {
 	Name     string
 	Broker   string // tcp://host:port
