@@ -273,7 +273,13 @@ func startOurs(dir string, chain ledger.ChainConfig, log *slog.Logger, n int) (*
 		ch.Close()
 		return nil, nil, err
 	}
-	submit := func(ctx context.Context, tx []byte) error {
+	return &run{submit: channelSubmit(ch), stop: ch.Close}, txs, nil
+}
+
+// channelSubmit submits through a sealnet channel; a transaction the block
+// rejected counts as an error.
+func channelSubmit(ch *ledger.Channel) func(context.Context, []byte) error {
+	return func(ctx context.Context, tx []byte) error {
 		r, err := ch.Submit(ctx, tx)
 		if err != nil {
 			return err
@@ -283,7 +289,6 @@ func startOurs(dir string, chain ledger.ChainConfig, log *slog.Logger, n int) (*
 		}
 		return nil
 	}
-	return &run{submit: submit, stop: ch.Close}, txs, nil
 }
 
 // SampleCID is a valid CIDv1 used by benchmarks and tests for index entries.
@@ -418,10 +423,16 @@ func waitFirstBlock(h *ledger.Host) error {
 }
 
 func freeAddr() (string, error) {
+	p, err := freePort()
+	return fmt.Sprintf("tcp://127.0.0.1:%d", p), err
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return 0, err
 	}
 	defer l.Close()
-	return "tcp://" + l.Addr().String(), nil
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

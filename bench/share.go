@@ -20,7 +20,6 @@ import (
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/local"
 	"github.com/sealnet/sealnet/member"
-	"github.com/sealnet/sealnet/txerr"
 )
 
 // ShareOptions shape the share benchmark.
@@ -314,16 +313,7 @@ func txRate(ctx context.Context, ch *ledger.Channel, o *local.Org, method string
 	if firstErr != nil {
 		return 0, firstErr
 	}
-	run := &run{submit: func(ctx context.Context, tx []byte) error {
-		r, err := ch.Submit(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if r.Code != txerr.OK {
-			return &txerr.Error{Code: r.Code, Msg: r.Log}
-		}
-		return nil
-	}, stop: func() error { return nil }}
+	run := &run{submit: channelSubmit(ch), stop: func() error { return nil }}
 	t, err := LedgerOptions{Duration: time.Duration(secs * float64(time.Second)), Clients: 2000}.drive(ctx, method, run, txs)
 	if err != nil {
 		return 0, err
@@ -360,12 +350,11 @@ func startKuboPair(ctx context.Context, bin, dir string) (*kuboPair, error) {
 		}
 		ports := make([]int, 3)
 		for j := range ports {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
+			p, err := freePort()
 			if err != nil {
 				return nil, err
 			}
-			ports[j] = l.Addr().(*net.TCPAddr).Port
-			l.Close()
+			ports[j] = p
 		}
 		steps := [][]string{
 			{"init", "--empty-repo", "--profile", "test"},
