@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
@@ -49,6 +50,9 @@ type Server struct {
 	submits *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	height  *prometheus.GaugeVec
+
+	mu      sync.Mutex
+	auditor Auditor
 }
 
 // NewServer returns the API handler for n.
@@ -80,6 +84,7 @@ func NewServer(n *node.Node) *Server {
 	m.HandleFunc("POST /v1/channels/{ch}/query/{contract}/{method}", s.query)
 	m.HandleFunc("GET /v1/channels/{ch}/events", s.events)
 	s.routeData()
+	s.routeAudit()
 	return s
 }
 

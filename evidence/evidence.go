@@ -159,3 +159,18 @@ func PaperCommit(msgs [][]byte, salt []byte) []byte {
 	}
 	return argon2.IDKey(b, salt, argonTime, argonMemory, argonThreads, 32)
 }
+
+// Record is the bytes a DCMB message's leaf commits to besides its salt
+// and sequence number: its key and value, each length-prefixed.
+func Record(key string, value []byte) []byte {
+	b := make([]byte, 0, len(key)+len(value)+2*binary.MaxVarintLen64)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	return append(b, value...)
+}
+
+// PaperData is what paper mode's Argon2id covers for one message.
+func PaperData(seq uint64, key string, value []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, seq), Record(key, value)...)
+}

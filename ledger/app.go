@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	dbm "github.com/cometbft/cometbft-db"
@@ -93,6 +94,7 @@ type App struct {
 	verified  *sigCache
 	mirror    *statedb.Mirror // committed nonces and revocations, in memory
 	refused   sync.Map        // CometBFT node ID -> time of the last warning
+	closing   atomic.Bool     // the node is stopping: refuse every peer
 
 	mu        sync.RWMutex // guards params and the committed height/hash
 	params    AppState

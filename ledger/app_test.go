@@ -493,13 +493,20 @@ func TestAuditAnchoring(t *testing.T) {
 	// a dropped range is recorded, and the stream continues after it
 	c.expect(c.block(c.sign(sender, audit.Name, "drop", audit.DropArgs{Stream: "press-7", FirstSeq: 3, Count: 2, Reason: "spool full", At: c.now.UnixNano()}))[0], txerr.OK)
 	c.expect(c.block(c.sign(sender, audit.Name, "anchor", gap))[0], txerr.OK)
+	// an anchored batch whose delivery was given up is marked, once, and only as a whole
+	undelivered := audit.DropArgs{Stream: "press-7", FirstSeq: 0, Count: 3, Reason: "spool timeout", At: c.now.UnixNano()}
+	partial := undelivered
+	partial.Count = 2
+	c.expect(c.block(c.sign(sender, audit.Name, "drop", partial))[0], txerr.Rejected)
+	c.expect(c.block(c.sign(sender, audit.Name, "drop", undelivered))[0], txerr.OK)
+	c.expect(c.block(c.sign(sender, audit.Name, "drop", undelivered))[0], txerr.Rejected)
 
 	out, err := c.app.QueryContract(audit.Name, "batches", canon.MustMarshal(map[string]string{"stream": "press-7"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var batches []audit.Batch
-	if err := canon.Unmarshal(out, &batches); err != nil || len(batches) != 3 || batches[1].Dropped != "spool full" {
+	if err := canon.Unmarshal(out, &batches); err != nil || len(batches) != 3 || batches[1].Dropped != "spool full" || batches[0].Undelivered != "spool timeout" {
 		t.Fatalf("batches %+v %v", batches, err)
 	}
 	// an auditor given message 1, its salt and its proof checks it against the chain

@@ -65,6 +65,7 @@ func OpenChannel(name string, c ChainConfig, log *slog.Logger) (*Channel, error)
 
 // Close stops the node and closes the database.
 func (c *Channel) Close() error {
+	c.App.closing.Store(true)
 	err := c.Host.Stop()
 	c.mu.Lock()
 	for s := range c.subs {

@@ -31,6 +31,11 @@ func (a *App) QueryContract(contractName, method string, args []byte) ([]byte, e
 // is admitted only if the registry lists it.
 func (a *App) Query(_ context.Context, req *abci.RequestQuery) (*abci.ResponseQuery, error) {
 	switch {
+	case a.closing.Load() && strings.HasPrefix(req.Path, "/p2p/filter/"):
+		// CometBFT's switch, once stopped, leaves connections it still
+		// accepts open without serving them; peers would keep such a
+		// connection as a live peer and refuse the node when it restarts.
+		return &abci.ResponseQuery{Code: uint32(txerr.Unavailable), Log: "node is shutting down"}, nil
 	case strings.HasPrefix(req.Path, "/p2p/filter/id/"):
 		id := strings.TrimPrefix(req.Path, "/p2p/filter/id/")
 		ok, err := a.reg.PeerAllowed(statedb.View{Layer: a.committed, Prefix: contractPrefix(registry.Name)}, id)

@@ -21,12 +21,16 @@ import (
 
 // Org is one company's node and its admin.
 type Org struct {
-	Name  string
-	Home  node.Home
-	Node  *node.Node
-	API   *api.Client
-	Admin *identity.Identity
-	srv   *http.Server
+	Name   string
+	Home   node.Home
+	Node   *node.Node
+	API    *api.Client
+	Admin  *identity.Identity
+	Server *api.Server
+
+	apiAddr string
+	log     *slog.Logger
+	srv     *http.Server
 }
 
 // Consortium is the running network.
@@ -65,26 +69,51 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 	}
 	c := &Consortium{}
 	for _, tn := range homes {
-		o := &Org{Name: tn.Org, Home: tn.Home}
+		o := &Org{Name: tn.Org, Home: tn.Home, apiAddr: tn.API, log: log.With("org", tn.Org)}
 		c.Orgs = append(c.Orgs, o)
-		if o.Node, err = node.Open(tn.Home, log.With("org", tn.Org)); err != nil {
+		if err := o.Start(); err != nil {
 			c.Close()
 			return nil, err
 		}
-		ln, err := net.Listen("tcp", tn.API)
-		if err != nil {
-			c.Close()
-			return nil, err
-		}
-		o.srv = &http.Server{Handler: api.NewServer(o.Node), ReadHeaderTimeout: 10 * time.Second}
-		go o.srv.Serve(ln)
-		o.API = api.NewClient(ln.Addr().String())
 		if o.Admin, err = identity.LoadIdentity(tn.Home.Keys(), "admin"); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
 	return c, c.waitConnected(30 * time.Second)
+}
+
+// Start opens the org's node and serves its API.
+func (o *Org) Start() error {
+	n, err := node.Open(o.Home, o.log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.apiAddr)
+	if err != nil {
+		n.Close()
+		return err
+	}
+	o.Node = n
+	o.Server = api.NewServer(n)
+	o.srv = &http.Server{Handler: o.Server, ReadHeaderTimeout: 10 * time.Second}
+	go o.srv.Serve(ln)
+	o.API = api.NewClient(ln.Addr().String())
+	return nil
+}
+
+// Stop takes the org's node offline (its home stays; Start brings it back).
+func (o *Org) Stop() error {
+	if o.srv != nil {
+		o.srv.Close()
+		o.srv = nil
+	}
+	if o.Node == nil {
+		return nil
+	}
+	err := o.Node.Close()
+	o.Node = nil
+	return err
 }
 
 // waitConnected waits until every node's libp2p host reached the others.
@@ -128,12 +157,7 @@ func (o *Org) WaitHeight(h int64, d time.Duration) error {
 func (c *Consortium) Close() error {
 	var errs []error
 	for _, o := range c.Orgs {
-		if o.srv != nil {
-			o.srv.Close()
-		}
-		if o.Node != nil {
-			errs = append(errs, o.Node.Close())
-		}
+		errs = append(errs, o.Stop())
 	}
 	return errors.Join(errs...)
 }

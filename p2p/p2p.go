@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
 	"github.com/libp2p/go-libp2p"
@@ -38,6 +39,7 @@ func PeerID(pub *ecdsa.PublicKey) (peer.ID, error) {
 type Member struct {
 	ID       string // member ID
 	Org      string
+	Role     string
 	Channels map[string]bool // channels whose registry enrolls it
 }
 
@@ -74,6 +76,21 @@ func (g *Gate) Allow(id peer.ID) {
 	g.mu.Lock()
 	g.extra[id] = true
 	g.mu.Unlock()
+}
+
+// NodesOf returns the peers of an org's nodes (members of role node), in
+// a stable order.
+func (g *Gate) NodesOf(org string) []peer.ID {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	var out []peer.ID
+	for id, m := range g.members {
+		if m.Org == org && m.Role == "node" {
+			out = append(out, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // Lookup returns the member behind a peer ID.

@@ -42,7 +42,10 @@ type Stream struct {
 	Receiver string `cbor:"receiver,omitempty" json:"receiver,omitempty"` // org receiving the messages
 	Next     uint64 `cbor:"next" json:"next"`                             // next sequence number expected
 	Batches  uint64 `cbor:"batches" json:"batches"`
-	Dropped  uint64 `cbor:"dropped" json:"dropped"` // messages recorded as dropped
+	Dropped  uint64 `cbor:"dropped" json:"dropped"` // messages recorded as dropped before anchoring
+	// Undelivered counts anchored messages the receiver never acknowledged
+	// (the sender's spool timed out or filled).
+	Undelivered uint64 `cbor:"undelivered" json:"undelivered"`
 }
 
 // Batch is one anchored (or dropped) range.
@@ -55,7 +58,8 @@ type Batch struct {
 	Salt          string `cbor:"salt,omitempty" json:"salt,omitempty"` // hex, paper mode only
 	IntervalStart int64  `cbor:"interval_start" json:"interval_start"` // Unix ns, sender's clock
 	IntervalEnd   int64  `cbor:"interval_end" json:"interval_end"`
-	Dropped       string `cbor:"dropped,omitempty" json:"dropped,omitempty"` // the reason, for a dropped range
+	Dropped       string `cbor:"dropped,omitempty" json:"dropped,omitempty"`         // the reason, for a range dropped before anchoring
+	Undelivered   string `cbor:"undelivered,omitempty" json:"undelivered,omitempty"` // the reason, for an anchored batch never delivered
 	Height        int64  `cbor:"height" json:"height"`
 	TXNumber      string `cbor:"tx_number" json:"tx_number"`
 }
@@ -73,7 +77,10 @@ type AnchorArgs struct {
 	IntervalEnd   int64  `cbor:"interval_end"`
 }
 
-// DropArgs records a range that was never delivered.
+// DropArgs records a range that was never delivered: either the next
+// range of the stream, dropped before it could be anchored (consuming its
+// sequence numbers), or exactly one anchored batch whose delivery was given
+// up.
 type DropArgs struct {
 	Stream   string `cbor:"stream"`
 	FirstSeq uint64 `cbor:"first_seq"`
@@ -199,11 +206,14 @@ func (c Contract) drop(ctx *contract.Context, st contract.State, raw []byte) ([]
 	if err != nil {
 		return nil, err
 	}
+	if a.Reason == "" || len(a.Reason) > 128 || !utf8.ValidString(a.Reason) {
+		return nil, txerr.New(txerr.BadArgs, "a drop needs a reason of at most 128 bytes of UTF-8")
+	}
+	if a.Count > 0 && a.FirstSeq < s.Next {
+		return c.undelivered(ctx, st, s, a)
+	}
 	if err := checkRange(s, a.FirstSeq, a.Count); err != nil {
 		return nil, err
-	}
-	if a.Reason == "" || len(a.Reason) > 128 {
-		return nil, txerr.New(txerr.BadArgs, "a drop needs a reason of at most 128 bytes")
 	}
 	b := &Batch{Stream: a.Stream, FirstSeq: a.FirstSeq, Count: a.Count, Dropped: a.Reason,
 		IntervalStart: a.At, IntervalEnd: a.At, Height: ctx.Height, TXNumber: hex.EncodeToString(ctx.TxID[:])}
@@ -216,11 +226,40 @@ func (c Contract) drop(ctx *contract.Context, st contract.State, raw []byte) ([]
 	return contract.Result(b)
 }
 
-// Query implements contract.Contract: "stream" (its state) and "batches"
-// (every anchored or dropped range of a stream, in sequence order).
+// undelivered marks an anchored batch as never delivered.
+func (c Contract) undelivered(ctx *contract.Context, st contract.State, s *Stream, a DropArgs) ([]byte, error) {
+	raw, err := st.Get(batchKey(a.Stream, a.FirstSeq))
+	if err != nil {
+		return nil, err
+	}
+	var b Batch
+	if raw != nil {
+		if err := canon.Unmarshal(raw, &b); err != nil {
+			return nil, txerr.New(txerr.Internal, "batch record: %v", err)
+		}
+	}
+	if raw == nil || b.Dropped != "" || b.Count != a.Count {
+		return nil, txerr.New(txerr.Rejected, "stream %s has no anchored batch of %d messages at sequence %d", s.Name, a.Count, a.FirstSeq)
+	}
+	if b.Undelivered != "" {
+		return nil, txerr.New(txerr.Rejected, "batch %d of stream %s is already recorded as undelivered", a.FirstSeq, s.Name)
+	}
+	b.Undelivered = a.Reason
+	s.Undelivered += a.Count
+	if err := save(st, s, &b); err != nil {
+		return nil, err
+	}
+	ctx.Emit("undelivered", s.Receiver, contract.Attr{Key: "stream", Value: s.Name}, contract.Attr{Key: "reason", Value: a.Reason})
+	return contract.Result(b)
+}
+
+// Query implements contract.Contract: "stream" (its state), "batch" (the
+// range starting at first_seq) and "batches" (every anchored or dropped
+// range of a stream, in sequence order).
 func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
 	var a struct {
-		Stream string `cbor:"stream"`
+		Stream   string `cbor:"stream"`
+		FirstSeq uint64 `cbor:"first_seq,omitempty"`
 	}
 	if err := contract.DecodeArgs(method, raw, &a); err != nil {
 		return nil, err
@@ -233,6 +272,15 @@ func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, e
 		}
 		if v == nil {
 			return nil, txerr.New(txerr.NotFound, "no stream %q", a.Stream)
+		}
+		return v, nil
+	case "batch":
+		v, err := st.Get(batchKey(a.Stream, a.FirstSeq))
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, txerr.New(txerr.NotFound, "stream %q has no batch at sequence %d", a.Stream, a.FirstSeq)
 		}
 		return v, nil
 	case "batches":

@@ -1,0 +1,172 @@
+package dcmb
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/evidence"
+)
+
+// Batch is one interval's messages of a stream: what is anchored on chain
+// in one transaction and delivered to the receiver as a unit.
+type Batch struct {
+	Stream    string
+	Mode      string // audit.ModeSealed or audit.ModePaper
+	FirstSeq  uint64
+	Count     uint64
+	Start     int64     // interval, Unix ns
+	End       int64     // interval, Unix ns
+	PaperSalt []byte    // paper mode: the salt published on chain
+	Msgs      []Message // the messages (nil at a receiver of hashes)
+	Leaves    [][]byte  // leaf hashes, kept when the values are not (hash delivery)
+	Root      []byte    // Merkle root (sealed) or Argon2id hash (paper)
+	Anchor    *Anchor   // where it is anchored, once it is
+	Created   int64     // when the sender sealed it, Unix ns
+	Dropped   string    // a marker of a range dropped before anchoring: the reason (no content)
+}
+
+// Anchor is the anchoring transaction of a batch.
+type Anchor struct {
+	Tx     [32]byte
+	Height int64
+}
+
+// ErrRoot reports a batch whose messages do not lead to the expected root.
+var ErrRoot = errors.New("messages do not match the anchored root")
+
+// LeafHashes computes the batch's leaf hashes (sealed mode).
+func (b *Batch) LeafHashes(secret evidence.StreamSecret) [][]byte {
+	if b.Msgs == nil {
+		return b.Leaves
+	}
+	leaves := make([][]byte, len(b.Msgs))
+	for i, m := range b.Msgs {
+		leaves[i] = Leaf(secret.Salt(b.Stream, m.Seq), m.Seq, m.Key, m.Value)
+	}
+	return leaves
+}
+
+// ComputeRoot returns the commitment of the batch's content.
+func (b *Batch) ComputeRoot(secret evidence.StreamSecret) []byte {
+	if b.Mode == audit.ModePaper {
+		data := make([][]byte, len(b.Msgs))
+		for i, m := range b.Msgs {
+			data[i] = evidence.PaperData(m.Seq, m.Key, m.Value)
+		}
+		return evidence.PaperCommit(data, b.PaperSalt)
+	}
+	return evidence.NewTree(b.LeafHashes(secret)).Root()
+}
+
+// check verifies the batch's shape: consecutive sequence numbers from
+// FirstSeq, Count of them.
+func (b *Batch) check() error {
+	n := uint64(len(b.Msgs))
+	if b.Msgs == nil {
+		n = uint64(len(b.Leaves))
+	}
+	if n != b.Count || b.Count == 0 {
+		return fmt.Errorf("batch at %d holds %d messages, announced %d", b.FirstSeq, n, b.Count)
+	}
+	for i, m := range b.Msgs {
+		if m.Seq != b.FirstSeq+uint64(i) {
+			return fmt.Errorf("message %d of the batch at %d has sequence %d, want %d", i, b.FirstSeq, m.Seq, b.FirstSeq+uint64(i))
+		}
+	}
+	return nil
+}
+
+// Bytes is the batch's approximate size in a spool.
+func (b *Batch) Bytes() int64 {
+	n := int64(64 + len(b.Stream))
+	for _, m := range b.Msgs {
+		n += int64(len(m.Key) + len(m.Value) + 12)
+	}
+	return n + int64(33*len(b.Leaves))
+}
+
+var batchMagic = []byte("SNDCMB1\n")
+
+// MarshalBinary encodes the batch for a spool, archive or inbox file; a
+// SHA-256 trailer detects a torn or damaged file.
+func (b *Batch) MarshalBinary() ([]byte, error) {
+	e := enc{b: make([]byte, 0, b.Bytes()+64)}
+	e.b = append(e.b, batchMagic...)
+	e.string(b.Stream)
+	e.string(b.Mode)
+	e.uint(b.FirstSeq)
+	e.uint(b.Count)
+	e.int(b.Start)
+	e.int(b.End)
+	e.bytes(b.PaperSalt)
+	e.bytes(b.Root)
+	e.int(b.Created)
+	e.string(b.Dropped)
+	if b.Anchor != nil {
+		e.byte(1)
+		e.b = append(e.b, b.Anchor.Tx[:]...)
+		e.int(b.Anchor.Height)
+	} else {
+		e.byte(0)
+	}
+	switch {
+	case b.Dropped != "":
+		e.byte('d')
+	case b.Msgs != nil:
+		e.byte('v')
+		for _, m := range b.Msgs {
+			e.string(m.Key)
+			e.bytes(m.Value)
+			e.int(m.Time)
+		}
+	default:
+		e.byte('h')
+		for _, l := range b.Leaves {
+			e.b = append(e.b, l...)
+		}
+	}
+	sum := sha256.Sum256(e.b)
+	return append(e.b, sum[:]...), nil
+}
+
+// UnmarshalBinary decodes a batch file.
+func (b *Batch) UnmarshalBinary(raw []byte) error {
+	if len(raw) < len(batchMagic)+32 || !bytes.Equal(raw[:len(batchMagic)], batchMagic) {
+		return fmt.Errorf("%w: not a batch file", ErrMalformed)
+	}
+	body, sum := raw[:len(raw)-32], raw[len(raw)-32:]
+	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
+		return fmt.Errorf("%w: batch file checksum mismatch (torn or damaged)", ErrMalformed)
+	}
+	d := dec{b: body[len(batchMagic):]}
+	*b = Batch{Stream: d.string(MaxName, "stream"), Mode: d.string(16, "mode"), FirstSeq: d.uint(), Count: d.uint(),
+		Start: d.int(), End: d.int(), PaperSalt: d.bytes(64, "salt"), Root: d.bytes(32, "root"), Created: d.int(), Dropped: d.string(256, "reason")}
+	if d.byte() == 1 {
+		a := &Anchor{}
+		copy(a.Tx[:], d.fixed(32, "anchor"))
+		a.Height = d.int()
+		b.Anchor = a
+	}
+	if b.Count > maxBatchLen {
+		d.fail("batch of %d messages", b.Count)
+	}
+	switch form := d.byte(); {
+	case d.err != nil:
+	case form == 'd':
+	case form == 'v':
+		b.Msgs = make([]Message, 0, min(b.Count, 1<<16))
+		for i := uint64(0); i < b.Count && d.err == nil; i++ {
+			b.Msgs = append(b.Msgs, Message{Seq: b.FirstSeq + i, Key: d.string(MaxKey, "key"), Value: d.bytes(MaxValue, "value"), Time: d.int()})
+		}
+	case form == 'h':
+		for i := uint64(0); i < b.Count && d.err == nil; i++ {
+			b.Leaves = append(b.Leaves, d.fixed(32, "leaf"))
+		}
+	default:
+		d.fail("unknown batch form %q", form)
+	}
+	return d.end()
+}

@@ -1,0 +1,275 @@
+package dcmb
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/sealnet/sealnet/contract/audit"
+)
+
+// Config is a DCMB configuration (dcmb.toml): the streams this node sends
+// and the ones it receives.
+type Config struct {
+	Channel string          `toml:"channel"` // the channel whose audit and condition contracts are used
+	Dir     string          `toml:"dir"`     // state: spools, archives, inboxes, secrets (default: <home>/dcmb)
+	Streams []StreamConfig  `toml:"stream"`
+	Receive []ReceiveConfig `toml:"receive"`
+	Notify  NotifyConfig    `toml:"notify"`
+}
+
+// StreamConfig is one sending pipeline: a source, its evidence and its
+// delivery to one receiving org.
+type StreamConfig struct {
+	Name         string       `toml:"name"`
+	Receiver     string       `toml:"receiver"`      // receiving org
+	ReceiverPeer string       `toml:"receiver_peer"` // optional: the receiver node's peer ID (default: its org's node among the enrolled peers)
+	Interval     Duration     `toml:"interval"`      // one batch, one anchoring transaction per interval
+	Mode         string       `toml:"mode"`          // sealed (default) or paper
+	Deliver      string       `toml:"deliver"`       // values (default) or hashes
+	MaxBatch     int          `toml:"max_batch"`     // messages; a fuller interval is split
+	SpoolBytes   int64        `toml:"spool_bytes"`   // bytes of undelivered batches kept on disk
+	SpoolTimeout Duration     `toml:"spool_timeout"` // an undelivered batch is given up after this long
+	Archive      *bool        `toml:"archive"`       // keep delivered batches for audits (default true)
+	Source       SourceConfig `toml:"source"`
+	Rules        []Rule       `toml:"rule"`
+}
+
+// SourceConfig selects and configures a source.
+type SourceConfig struct {
+	Kind string `toml:"kind"` // opcua, mqtt, file, stdin or http
+	// opcua
+	Endpoint string   `toml:"endpoint"`
+	Nodes    []string `toml:"nodes"`
+	Security string   `toml:"security"` // None or SignAndEncrypt
+	// mqtt
+	Broker   string   `toml:"broker"`
+	Topics   []string `toml:"topics"`
+	QoS      int      `toml:"qos"`
+	ClientID string   `toml:"client_id"`
+	// file (one value a line; follows appends), http (POST a body, one value)
+	Path   string `toml:"path"`
+	Listen string `toml:"listen"`
+	Key    string `toml:"key"` // the key given to values of file, stdin and http sources
+}
+
+// Rule maps a quantitative value to a qualitative label (paper 000, 3.2):
+// when Above < value < Below, the DCMB submits hash(label, salt) to the
+// condition contract. It submits on entering the range, not for every
+// message; leaving the range re-arms it.
+type Rule struct {
+	Key       string   `toml:"key"` // only messages of this key ("" any)
+	Above     *float64 `toml:"above"`
+	Below     *float64 `toml:"below"`
+	Label     string   `toml:"label"`
+	Condition string   `toml:"condition"`  // condition ID registered by the interested org
+	LabelSalt string   `toml:"label_salt"` // shared with that org
+}
+
+// ReceiveConfig accepts one stream from a sending org.
+type ReceiveConfig struct {
+	Stream  string   `toml:"stream"`
+	From    string   `toml:"from"`    // sending org
+	Output  string   `toml:"output"`  // optional JSON-lines file of delivered messages
+	Webhook string   `toml:"webhook"` // optional URL POSTed when an action fires
+	Actions []Action `toml:"action"`
+}
+
+// Action fires when a delivered message equals a candidate, tested as
+// Algorithm 2 does: leaf == hash(candidate + salt), so it works on hashes
+// alone.
+type Action struct {
+	Name   string `toml:"name"`
+	Key    string `toml:"key"` // the message key the candidate is for
+	Equals string `toml:"equals"`
+}
+
+// NotifyConfig forwards events addressed to this node's org.
+type NotifyConfig struct {
+	Webhook string `toml:"webhook"`
+}
+
+// Duration is a time.Duration written as "1s", "12h".
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults.
+const (
+	DefaultInterval     = time.Second
+	DefaultMaxBatch     = 200_000
+	DefaultSpoolBytes   = 1 << 30
+	DefaultSpoolTimeout = 24 * time.Hour
+)
+
+// LoadConfig reads and validates a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	var c Config
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown setting %s", path, und[0])
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Channel == "" {
+		c.Channel = "default"
+	}
+	if len(c.Streams) == 0 && len(c.Receive) == 0 {
+		return errors.New("no [[stream]] to send and no [[receive]]")
+	}
+	seen := map[string]bool{}
+	for i := range c.Streams {
+		s := &c.Streams[i]
+		if err := s.validate(); err != nil {
+			return fmt.Errorf("stream %q: %w", s.Name, err)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("stream %q configured twice", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	for _, r := range c.Receive {
+		if r.Stream == "" || r.From == "" {
+			return errors.New("[[receive]] needs stream and from")
+		}
+		for _, a := range r.Actions {
+			if a.Name == "" || a.Equals == "" {
+				return fmt.Errorf("receive %q: an action needs name and equals", r.Stream)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *StreamConfig) validate() error {
+	if s.Name == "" || len(s.Name) > MaxName {
+		return fmt.Errorf("name must be 1-%d bytes", MaxName)
+	}
+	if s.Receiver == "" {
+		return errors.New("receiver (an org) is required")
+	}
+	if s.Interval.Duration == 0 {
+		s.Interval.Duration = DefaultInterval
+	}
+	if s.Interval.Duration < 10*time.Millisecond {
+		return fmt.Errorf("interval %s is below 10ms", s.Interval)
+	}
+	switch s.Mode {
+	case "":
+		s.Mode = audit.ModeSealed
+	case audit.ModeSealed, audit.ModePaper:
+	default:
+		return fmt.Errorf("mode %q: want sealed or paper", s.Mode)
+	}
+	switch s.Deliver {
+	case "":
+		s.Deliver = DeliverValues
+	case DeliverValues, DeliverHashes:
+	default:
+		return fmt.Errorf("deliver %q: want values or hashes", s.Deliver)
+	}
+	if s.Mode == audit.ModePaper && s.Deliver == DeliverHashes {
+		return errors.New("paper mode commits to the whole interval: it needs deliver = values")
+	}
+	if s.MaxBatch == 0 {
+		s.MaxBatch = DefaultMaxBatch
+	}
+	if s.MaxBatch < 1 || s.MaxBatch > maxBatchLen {
+		return fmt.Errorf("max_batch %d: want 1-%d", s.MaxBatch, maxBatchLen)
+	}
+	if s.SpoolBytes == 0 {
+		s.SpoolBytes = DefaultSpoolBytes
+	}
+	if s.SpoolBytes < 1<<16 {
+		return fmt.Errorf("spool_bytes %d: want at least 64 KiB", s.SpoolBytes)
+	}
+	if s.SpoolTimeout.Duration == 0 {
+		s.SpoolTimeout.Duration = DefaultSpoolTimeout
+	}
+	if s.Archive == nil {
+		t := true
+		s.Archive = &t
+	}
+	switch s.Source.Kind {
+	case "opcua", "mqtt", "file", "stdin", "http":
+	default:
+		return fmt.Errorf("source.kind %q: want opcua, mqtt, file, stdin or http", s.Source.Kind)
+	}
+	for i, r := range s.Rules {
+		if r.Label == "" || r.Condition == "" || r.LabelSalt == "" {
+			return fmt.Errorf("rule %d needs label, condition and label_salt", i+1)
+		}
+		if r.Above == nil && r.Below == nil {
+			return fmt.Errorf("rule %d needs above or below", i+1)
+		}
+	}
+	return nil
+}
+
+func (r Rule) matches(v float64) bool {
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if r.Above != nil {
+		lo = *r.Above
+	}
+	if r.Below != nil {
+		hi = *r.Below
+	}
+	return v > lo && v < hi
+}
+
+// readSecret loads a stream secret, creating a random one if absent.
+func readSecret(path string, create func() ([]byte, error)) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		b, err := hex.DecodeString(string(trimNL(raw)))
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("%s: not a 32-byte hex secret", path)
+		}
+		return b, nil
+	}
+	if !os.IsNotExist(err) || create == nil {
+		return nil, err
+	}
+	b, err := create()
+	if err != nil {
+		return nil, err
+	}
+	return b, writeSecret(path, b)
+}
+
+func writeSecret(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,95 @@
+package dcmb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/bundle"
+	"github.com/sealnet/sealnet/envelope"
+	"github.com/sealnet/sealnet/evidence"
+)
+
+// ErrNotHeld reports a message this node cannot disclose.
+var ErrNotHeld = errors.New("message not held by this node")
+
+// holder returns the directories holding a stream's batches on this node
+// and the stream secret.
+func (r *Runtime) holder(stream string) ([]*Dir, []byte, error) {
+	if s := r.senders[stream]; s != nil {
+		return []*Dir{s.arch, s.spool}, s.secret[:], nil
+	}
+	if rv := r.receivers[stream]; rv != nil {
+		rv.mu.Lock()
+		sec := rv.secret
+		rv.mu.Unlock()
+		return []*Dir{rv.inbox}, sec, nil
+	}
+	return nil, nil, fmt.Errorf("%w: this node neither sends nor receives stream %q", ErrNotHeld, stream)
+}
+
+// Export builds the offline proof bundle of message seq of a stream
+// (sealed mode: that message; paper mode: its whole interval).
+func (r *Runtime) Export(ctx context.Context, stream string, seq uint64) (*bundle.Bundle, error) {
+	dirs, secret, err := r.holder(stream)
+	if err != nil {
+		return nil, err
+	}
+	var b *Batch
+	for _, d := range dirs {
+		if first, ok := d.Find(seq); ok {
+			c, err := d.Get(first)
+			if err != nil {
+				return nil, err
+			}
+			if seq < c.FirstSeq+c.Count && c.Anchor != nil && c.Dropped == "" {
+				b = c
+				break
+			}
+		}
+	}
+	if b == nil {
+		return nil, fmt.Errorf("%w: message %d of stream %q is not in an anchored batch here (delivered batches are kept when archive is on)", ErrNotHeld, seq, stream)
+	}
+	if b.Msgs == nil {
+		return nil, fmt.Errorf("%w: this node received only the hashes of stream %q", ErrNotHeld, stream)
+	}
+	p, err := r.ch.ProveTx(ctx, envelope.ID(b.Anchor.Tx))
+	if err != nil {
+		return nil, err
+	}
+	out := &bundle.Bundle{Version: bundle.Version, Stream: stream, Tx: p.Tx, TxProof: bundle.FromCometProof(p.TxProof),
+		Result: p.Result, ResultProof: bundle.FromCometProof(p.ResultProof)}
+	if out.Header, err = p.Header.ToProto().Marshal(); err != nil {
+		return nil, err
+	}
+	if out.NextHeader, err = p.NextHeader.ToProto().Marshal(); err != nil {
+		return nil, err
+	}
+	if out.Commit, err = p.Commit.ToProto().Marshal(); err != nil {
+		return nil, err
+	}
+	if b.Mode == audit.ModePaper {
+		for _, m := range b.Msgs {
+			out.Messages = append(out.Messages, bundle.Disclosed{Seq: m.Seq, Key: m.Key, Value: m.Value})
+		}
+		return out, nil
+	}
+	if len(secret) != 32 {
+		return nil, fmt.Errorf("%w: no secret for stream %q", ErrNotHeld, stream)
+	}
+	var sec evidence.StreamSecret
+	copy(sec[:], secret)
+	i := seq - b.FirstSeq
+	proof, err := evidence.NewTree(b.LeafHashes(sec)).Proof(i)
+	if err != nil {
+		return nil, err
+	}
+	m := b.Msgs[i]
+	salt := sec.Salt(stream, seq)
+	out.Messages = []bundle.Disclosed{{Seq: m.Seq, Key: m.Key, Value: m.Value, Salt: salt[:]}}
+	out.Proof = proof
+	return out, nil
+}
+

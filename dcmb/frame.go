@@ -1,0 +1,191 @@
+package dcmb
+
+import (
+	"fmt"
+
+	"github.com/sealnet/sealnet/evidence"
+)
+
+// Protocol is the libp2p protocol of stream delivery. One libp2p stream
+// carries one DCMB stream: the sender says Hello, the receiver answers
+// Welcome with the next sequence number it lacks, then the sender sends
+// each anchored batch as a Head and its Chunks (or Leaves), and the
+// receiver answers each batch with an Ack once it verified the batch
+// against the root anchored on chain and stored it, or with a Reject.
+const Protocol = "/sealnet/dcmb/1"
+
+// Frame kinds.
+const (
+	kindHello   = 'H'
+	kindWelcome = 'W'
+	kindHead    = 'B'
+	kindChunk   = 'C'
+	kindLeaves  = 'L'
+	kindAck     = 'A'
+	kindReject  = 'R'
+)
+
+// Delivery forms.
+const (
+	DeliverValues = "values" // the receiver gets keys and values
+	DeliverHashes = "hashes" // the receiver gets leaf hashes only and matches candidates (Algorithm 2)
+)
+
+// Hello opens a stream.
+type Hello struct {
+	Channel string
+	Stream  string
+	Mode    string // sealed or paper
+	Deliver string // values or hashes
+	Secret  []byte // sealed mode: the per-stream secret salts derive from
+}
+
+// Welcome answers Hello.
+type Welcome struct{ Next uint64 }
+
+// Head announces a batch.
+type Head struct {
+	FirstSeq uint64
+	Count    uint64
+}
+
+// Chunk carries consecutive messages of the announced batch.
+type Chunk struct{ Msgs []Message }
+
+// Leaves carries consecutive leaf hashes of the announced batch (hash
+// delivery), with each message's key and time.
+type Leaves struct {
+	Leaves [][]byte
+	Keys   []string
+	Times  []int64
+}
+
+// Ack acknowledges every sequence number below Next.
+type Ack struct{ Next uint64 }
+
+// Reject refuses the batch at Seq; Reason says why.
+type Reject struct {
+	Seq    uint64
+	Reason string
+}
+
+// Message is one value of a stream. The leaf commits to the sequence
+// number, key and value (Record); Time is when the source received it,
+// bounded on chain by the batch's interval.
+type Message struct {
+	Seq   uint64 `json:"seq"`
+	Key   string `json:"key"`
+	Value []byte `json:"value"`
+	Time  int64  `json:"time"` // Unix ns
+}
+
+// Leaf is a message's leaf hash under salt.
+func Leaf(salt [evidence.SaltSize]byte, seq uint64, key string, value []byte) []byte {
+	return evidence.LeafHash(salt, seq, evidence.Record(key, value))
+}
+
+func encodeFrame(f any) []byte {
+	var e enc
+	switch f := f.(type) {
+	case *Hello:
+		e.byte(kindHello)
+		e.string(f.Channel)
+		e.string(f.Stream)
+		e.string(f.Mode)
+		e.string(f.Deliver)
+		e.bytes(f.Secret)
+	case *Welcome:
+		e.byte(kindWelcome)
+		e.uint(f.Next)
+	case *Head:
+		e.byte(kindHead)
+		e.uint(f.FirstSeq)
+		e.uint(f.Count)
+	case *Chunk:
+		e.b = make([]byte, 0, 16+len(f.Msgs)*(16+chunkValueHint(f.Msgs)))
+		e.byte(kindChunk)
+		e.uint(uint64(len(f.Msgs)))
+		for _, m := range f.Msgs {
+			e.uint(m.Seq)
+			e.string(m.Key)
+			e.bytes(m.Value)
+			e.int(m.Time)
+		}
+	case *Leaves:
+		e.byte(kindLeaves)
+		e.uint(uint64(len(f.Leaves)))
+		for i, l := range f.Leaves {
+			e.b = append(e.b, l...)
+			e.string(f.Keys[i])
+			e.int(f.Times[i])
+		}
+	case *Ack:
+		e.byte(kindAck)
+		e.uint(f.Next)
+	case *Reject:
+		e.byte(kindReject)
+		e.uint(f.Seq)
+		e.string(f.Reason)
+	default:
+		panic(fmt.Sprintf("dcmb: no frame %T", f))
+	}
+	return e.b
+}
+
+func chunkValueHint(ms []Message) int {
+	if len(ms) == 0 {
+		return 0
+	}
+	return len(ms[0].Value) + len(ms[0].Key)
+}
+
+// DecodeFrame decodes one frame of untrusted bytes into *Hello, *Welcome,
+// *Head, *Chunk, *Leaves, *Ack or *Reject.
+func DecodeFrame(b []byte) (any, error) {
+	d := dec{b: b}
+	var out any
+	switch k := d.byte(); k {
+	case kindHello:
+		h := &Hello{Channel: d.string(MaxName, "channel"), Stream: d.string(MaxName, "stream"),
+			Mode: d.string(16, "mode"), Deliver: d.string(16, "delivery form"), Secret: d.bytes(32, "secret")}
+		out = h
+	case kindWelcome:
+		out = &Welcome{Next: d.uint()}
+	case kindHead:
+		out = &Head{FirstSeq: d.uint(), Count: d.uint()}
+	case kindChunk:
+		n := d.uint()
+		if n == 0 || n > MaxChunk {
+			d.fail("chunk of %d messages, want 1-%d", n, MaxChunk)
+		}
+		c := &Chunk{}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			c.Msgs = append(c.Msgs, Message{Seq: d.uint(), Key: d.string(MaxKey, "key"), Value: d.bytes(MaxValue, "value"), Time: d.int()})
+		}
+		out = c
+	case kindLeaves:
+		n := d.uint()
+		if n == 0 || n > MaxChunk {
+			d.fail("chunk of %d leaves, want 1-%d", n, MaxChunk)
+		}
+		l := &Leaves{}
+		for i := uint64(0); i < n && d.err == nil; i++ {
+			l.Leaves = append(l.Leaves, d.fixed(32, "leaf"))
+			l.Keys = append(l.Keys, d.string(MaxKey, "key"))
+			l.Times = append(l.Times, d.int())
+		}
+		out = l
+	case kindAck:
+		out = &Ack{Next: d.uint()}
+	case kindReject:
+		out = &Reject{Seq: d.uint(), Reason: d.string(512, "reason")}
+	default:
+		if d.err == nil {
+			d.fail("unknown frame kind %q", k)
+		}
+	}
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

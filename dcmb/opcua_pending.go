@@ -1,0 +1,9 @@
+package dcmb
+
+import (
+	"errors"
+
+	"github.com/sealnet/sealnet/dcmb/source"
+)
+
+func newOPCUA(cfg StreamConfig) (source.Source, error) { return nil, errors.New("opcua pending") }

@@ -1,0 +1,100 @@
+package dcmb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sealnet/sealnet/api"
+)
+
+// webhook POSTs JSON notifications in order, from a bounded queue, with a
+// few retries; what it cannot deliver it logs (without the payload).
+type webhook struct {
+	url  string
+	log  *slog.Logger
+	q    chan any
+	done chan struct{}
+}
+
+func newWebhook(url string, log *slog.Logger) *webhook {
+	w := &webhook{url: url, log: log, q: make(chan any, 1024), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *webhook) post(v any) {
+	select {
+	case w.q <- v:
+	default:
+		w.log.Error("webhook queue full: a notification was not sent", "url", w.url)
+	}
+}
+
+func (w *webhook) close() {
+	close(w.q)
+	select {
+	case <-w.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+func (w *webhook) run() {
+	defer close(w.done)
+	cl := &http.Client{Timeout: 5 * time.Second}
+	for v := range w.q {
+		body, _ := json.Marshal(v)
+		var err error
+		for try := 0; try < 3; try++ {
+			var resp *http.Response
+			resp, err = cl.Post(w.url, "application/json", bytes.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode < 300 {
+					break
+				}
+				err = &httpStatusError{resp.StatusCode}
+			}
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		}
+		if err != nil {
+			w.log.Warn("webhook failed", "url", w.url, "err", err)
+		}
+	}
+}
+
+type httpStatusError struct{ code int }
+
+func (e *httpStatusError) Error() string { return http.StatusText(e.code) }
+
+// notify forwards the channel's events addressed to this node's org to
+// the [notify] webhook.
+func (r *Runtime) notify(ctx context.Context) {
+	w := newWebhook(r.cfg.Notify.Webhook, r.log)
+	defer w.close()
+	org := r.n.Config().Org
+	blocks, stop := r.ch.Subscribe(256)
+	defer func() { stop() }()
+	for {
+		select {
+		case b, ok := <-blocks:
+			if !ok {
+				r.log.Error("event subscription fell behind; webhook notifications resume with new blocks")
+				blocks, stop = r.ch.Subscribe(256)
+				continue
+			}
+			for _, tx := range b.Txs {
+				for _, e := range tx.Events {
+					if e.To == org {
+						w.post(api.EventMessage{Channel: r.ch.Name, Height: b.Height, Time: b.Time.UTC().Format(time.RFC3339Nano), TxID: tx.ID.String(), Event: e})
+					}
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}

@@ -1,0 +1,156 @@
+package dcmb
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// ErrMalformed wraps every decoding failure of untrusted bytes.
+var ErrMalformed = errors.New("malformed")
+
+// Limits of the wire format and of batch files.
+const (
+	MaxFrame    = 4 << 20  // bytes of one frame
+	MaxValue    = 64 << 10 // bytes of one message value
+	MaxKey      = 256      // bytes of one message key
+	MaxChunk    = 4096     // messages in one chunk frame
+	MaxName     = 128      // bytes of a stream or channel name
+	maxBatchLen = 10_000_000
+)
+
+// enc appends fields to a buffer.
+type enc struct{ b []byte }
+
+func (e *enc) byte(v byte)     { e.b = append(e.b, v) }
+func (e *enc) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) int(v int64)     { e.b = binary.AppendVarint(e.b, v) }
+func (e *enc) bytes(v []byte)  { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+func (e *enc) string(v string) { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
+
+// dec reads fields from untrusted bytes; the first error sticks.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+func (d *dec) byte() byte {
+	if d.err != nil || len(d.b) < 1 {
+		d.fail("truncated")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *dec) uint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
+		d.fail("bad or non-minimal varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) int() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+		d.fail("bad or non-minimal varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) bytes(max int, what string) []byte {
+	n := d.uint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(max) {
+		d.fail("%s of %d bytes, limit %d", what, n, max)
+		return nil
+	}
+	if uint64(len(d.b)) < n {
+		d.fail("truncated %s", what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) fixed(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if len(d.b) < n {
+		d.fail("truncated %s", what)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) string(max int, what string) string {
+	b := d.bytes(max, what)
+	if d.err == nil && !utf8.Valid(b) {
+		d.fail("%s is not UTF-8", what)
+	}
+	return string(b)
+}
+
+func (d *dec) end() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("%d trailing bytes", len(d.b))
+	}
+	return d.err
+}
+
+// writeFrame writes a length-prefixed frame.
+func writeFrame(w io.Writer, b []byte) error {
+	if len(b) > MaxFrame {
+		return fmt.Errorf("frame of %d bytes exceeds %d", len(b), MaxFrame)
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// readFrame reads a length-prefixed frame of at most MaxFrame bytes.
+func readFrame(r io.Reader) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size == 0 || size > MaxFrame {
+		return nil, fmt.Errorf("%w: frame of %d bytes, want 1-%d", ErrMalformed, size, MaxFrame)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
+	}
+	return b, nil
+}
