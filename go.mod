@@ -9,6 +9,7 @@ require (
 	github.com/eclipse/paho.mqtt.golang v1.5.0
 	github.com/fxamacker/cbor/v2 v2.7.0
 	github.com/google/btree v1.1.3
+	github.com/gopcua/opcua v0.8.0
 	github.com/ipfs/boxo v0.43.0
 	github.com/ipfs/go-block-format v0.2.4
 	github.com/ipfs/go-cid v0.6.2

@@ -46,7 +46,9 @@ type SourceConfig struct {
 	// opcua
 	Endpoint string   `toml:"endpoint"`
 	Nodes    []string `toml:"nodes"`
-	Security string   `toml:"security"` // None or SignAndEncrypt
+	Security string   `toml:"security"`  // None or SignAndEncrypt (Basic256Sha256)
+	CertFile string   `toml:"cert_file"` // PEM client certificate for SignAndEncrypt (default: an ephemeral one)
+	KeyFile  string   `toml:"key_file"`
 	// mqtt
 	Broker   string   `toml:"broker"`
 	Topics   []string `toml:"topics"`

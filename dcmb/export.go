@@ -92,4 +92,3 @@ func (r *Runtime) Export(ctx context.Context, stream string, seq uint64) (*bundl
 	out.Proof = proof
 	return out, nil
 }
-

@@ -91,6 +91,9 @@ func (d *dec) bytes(max int, what string) []byte {
 		d.fail("truncated %s", what)
 		return nil
 	}
+	if n == 0 {
+		return nil
+	}
 	v := d.b[:n:n]
 	d.b = d.b[n:]
 	return v

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every sealnet test: installs or builds what the tests need (Mosquitto
-# from Debian's packages; the pinned Kubo from the Go module proxy, cached in
-# .cache/), checks formatting and vet, runs the
+# from Debian's packages; node-opcua-server, pinned, from the npm registry;
+# the pinned Kubo from the Go module proxy, cached in .cache/), checks formatting and vet, runs the
 # unit, integration, interop and multi-process tests, then a short fuzz pass
 # over each decoder of untrusted bytes.
 set -euo pipefail
@@ -16,14 +16,28 @@ fi
 go vet ./...
 
 echo "== reference peers"
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { $sudo apt-get update -qq; apt_updated=1; }
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 # Mosquitto, Debian's package, for the MQTT source tests
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   echo "installing mosquitto from Debian's packages"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mosquitto >/dev/null
+  apt_install mosquitto
 fi
+# node-opcua-server (pinned in its package-lock.json) for the OPC UA source tests
+if ! command -v npm >/dev/null 2>&1; then
+  echo "installing nodejs and npm from Debian's packages"
+  apt_install nodejs npm
+fi
+if [ ! -d dcmb/source/testdata/opcua-server/node_modules/node-opcua-server ]; then
+  echo "installing node-opcua-server from the npm registry"
+  (cd dcmb/source/testdata/opcua-server && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node --version
 SEALNET_KUBO=$(bash scripts/kubo.sh)
 export SEALNET_KUBO
 "$SEALNET_KUBO" version
@@ -41,7 +55,9 @@ for target in \
   "./identity FuzzParseMember" \
   "./seal FuzzDecrypt" \
   "./share FuzzDecodeSigned" \
-  "./share FuzzReadFrame"; do
+  "./share FuzzReadFrame" \
+  "./dcmb FuzzDecodeFrame" \
+  "./dcmb/bundle FuzzVerify"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1"
 done

@@ -48,49 +48,71 @@ func upCmd(g *globals) *cobra.Command {
 		Short: "Run the node (initializes an empty home first)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			h := g.Home()
-			if !h.Exists() {
-				if _, err := node.Init(h, org); err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "sealnet: initialized %s (org %s, channel default)\n", h, org)
-			}
-			cfg, err := h.LoadConfig()
-			if err != nil {
-				return err
-			}
-			log := newLogger(cfg.Log)
-			n, err := node.Open(h, log)
-			if err != nil {
-				return err
-			}
-			defer n.Close()
-			ln, err := net.Listen("tcp", cfg.API.Listen)
-			if err != nil {
-				return fmt.Errorf("api listen: %w", err)
-			}
-			srv := &http.Server{Handler: api.NewServer(n), ReadHeaderTimeout: 10 * time.Second}
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			log.Info("node up", "org", cfg.Org, "api", "http://"+ln.Addr().String(), "home", string(h))
-			sig := make(chan os.Signal, 1)
-			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-			select {
-			case s := <-sig:
-				log.Info("shutting down", "signal", s.String())
-			case err := <-errc:
-				if !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-			return nil
+			return runNode(g, org, nil)
 		},
 	}
 	c.Flags().StringVar(&org, "org", "org1", "organization name if the home is initialized now")
 	return c
+}
+
+// attachFunc starts a service inside the running node; it runs until ctx
+// ends and returns what its shutdown reported.
+type attachFunc func(ctx context.Context, n *node.Node, srv *api.Server, log *slog.Logger) (wait func() error, err error)
+
+// runNode runs the node of the home (initializing it if empty) and its
+// API until SIGINT or SIGTERM, with an optional attached service.
+func runNode(g *globals, org string, attach attachFunc) error {
+	h := g.Home()
+	if !h.Exists() {
+		if _, err := node.Init(h, org); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "sealnet: initialized %s (org %s, channel default)\n", h, org)
+	}
+	cfg, err := h.LoadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log)
+	n, err := node.Open(h, log)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api listen: %w", err)
+	}
+	apiSrv := api.NewServer(n)
+	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	wait := func() error { return nil }
+	if attach != nil {
+		if wait, err = attach(ctx, n, apiSrv, log); err != nil {
+			srv.Close()
+			return err
+		}
+	}
+	log.Info("node up", "org", cfg.Org, "api", "http://"+ln.Addr().String(), "home", string(h))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	stop()
+	werr := wait()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return werr
 }
 
 func newLogger(c node.LogConfig) *slog.Logger {

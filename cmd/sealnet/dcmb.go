@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract/condition"
+	"github.com/sealnet/sealnet/dcmb"
+	"github.com/sealnet/sealnet/dcmb/bundle"
+	"github.com/sealnet/sealnet/node"
+)
+
+func dcmbCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "dcmb", Short: "Paper 000's data communication module: stream machine data with an audit trail"}
+	var cfgPath, org string
+	run := &cobra.Command{
+		Use:   "run --config dcmb.toml",
+		Short: "Run the node with the DCMB pipelines and receivers of a configuration file",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, err := dcmb.LoadConfig(cfgPath)
+			if err != nil {
+				return err
+			}
+			return runNode(g, org, func(ctx context.Context, n *node.Node, srv *api.Server, log *slog.Logger) (func() error, error) {
+				rt, err := dcmb.New(n, cfg)
+				if err != nil {
+					return nil, err
+				}
+				srv.SetAuditor(rt)
+				done := make(chan error, 1)
+				go func() { done <- rt.Run(ctx) }()
+				log.Info("dcmb running", "streams", len(cfg.Streams), "receives", len(cfg.Receive), "channel", cfg.Channel)
+				return func() error { return <-done }, nil
+			})
+		},
+	}
+	run.Flags().StringVar(&cfgPath, "config", "dcmb.toml", "DCMB configuration file")
+	run.Flags().StringVar(&org, "org", "org1", "organization name if the home is initialized now")
+	c.AddCommand(run)
+	return c
+}
+
+func auditCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "audit", Short: "Offline proofs of what a DCMB stream exchanged"}
+	var stream, out string
+	var seq uint64
+	export := &cobra.Command{
+		Use:   "export --stream S --seq N -o FILE",
+		Short: "Write the self-contained proof bundle of one message (asks the node that sent or received it)",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if stream == "" || out == "" {
+				return errors.New("--stream and -o are required")
+			}
+			return g.withClient(func(ctx context.Context, c *api.Client) error {
+				raw, err := c.AuditBundle(ctx, g.channel, stream, seq)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, raw, 0o644); err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(map[string]any{"file": out, "bytes": len(raw), "stream": stream, "seq": seq})
+				}
+				fmt.Printf("wrote %s (%d bytes): message %d of stream %s with its proofs\n", out, len(raw), seq, stream)
+				return nil
+			})
+		},
+	}
+	export.Flags().StringVar(&stream, "stream", "", "stream name")
+	export.Flags().Uint64Var(&seq, "seq", 0, "message sequence number")
+	export.Flags().StringVarP(&out, "output", "o", "", "bundle file to write")
+	var genesis string
+	verify := &cobra.Command{
+		Use:   "verify BUNDLE --genesis GENESIS.json",
+		Short: "Verify a proof bundle against a channel's genesis, without contacting any node",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if genesis == "" {
+				genesis = filepath.Join(g.home, "channels", g.channel, "config", "genesis.json")
+			}
+			gen, err := bundle.LoadGenesis(genesis)
+			if err != nil {
+				return fmt.Errorf("genesis: %w", err)
+			}
+			raw, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			b, err := bundle.Decode(raw)
+			if err != nil {
+				return err
+			}
+			rep, err := bundle.Verify(b, gen)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(rep)
+			}
+			fmt.Printf("VALID: stream %s, chain %s, anchored at height %d in tx %s\n", rep.Stream, rep.ChainID, rep.Height, rep.TxID)
+			for i, s := range rep.Steps {
+				fmt.Printf("  %d. %s\n", i+1, s)
+			}
+			for _, m := range rep.Messages {
+				fmt.Printf("  disclosed: seq %d key %q value %q\n", m.Seq, m.Key, m.Value)
+			}
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&genesis, "genesis", "", "the channel's CometBFT genesis (default: the home's copy)")
+	c.AddCommand(export, verify)
+	return c
+}
+
+func conditionCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "condition", Short: "Hashed conditions of the condition contract (paper 000's maintenance contract)"}
+	var a condition.RegisterArgs
+	var label, salt string
+	reg := &cobra.Command{
+		Use:   "register --id ID --label LABEL --salt SALT [--importance high] [--sender ORG]",
+		Short: "Register hash(label, salt) for your org: a sender's matching hashed label notifies you",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if a.ID == "" || label == "" || salt == "" {
+				return errors.New("--id, --label and --salt are required")
+			}
+			a.Hash = condition.Hash(label, []byte(salt))
+			r, err := g.call(condition.Name, "register", a)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(r)
+			}
+			fmt.Printf("condition %s registered (hash %x) in tx %s at height %d; the label and salt stay with you\n", a.ID, a.Hash, r.TxID, r.Height)
+			return nil
+		},
+	}
+	reg.Flags().StringVar(&a.ID, "id", "", "condition ID the sender's rule names")
+	reg.Flags().StringVar(&label, "label", "", "qualitative label, e.g. \"Maintenance imminent\"")
+	reg.Flags().StringVar(&salt, "salt", "", "salt shared with the sender (its rule's label_salt)")
+	reg.Flags().StringVar(&a.Importance, "importance", "high", "importance carried by the event")
+	reg.Flags().StringVar(&a.Sender, "sender", "", "only this org may trigger it")
+	c.AddCommand(reg)
+	return c
+}
