@@ -1,0 +1,86 @@
+// Package opcuatest runs the node-opcua test server (an OPC UA server
+// independent of sealnet's gopcua client) for tests: a machine whose
+// work-piece counter grows by one every 50 ms. 'npm ci' in
+// dcmb/source/testdata/opcua-server installs it; scripts/test.sh does.
+package opcuatest
+
+import (
+	"bufio"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a running node-opcua server.
+type Server struct {
+	cmd      *exec.Cmd
+	Endpoint string
+	Node     string // the counter's node ID
+}
+
+// FreePort returns a free loopback TCP port.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Start runs the server on port with its PKI under pki; it stops when the
+// test ends. start is the counter's first value.
+func Start(tb testing.TB, port int, pki string, start int) *Server {
+	tb.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "testdata", "opcua-server")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "node-opcua-server")); err != nil {
+		tb.Fatalf("node-opcua-server is not installed: run 'npm ci' in %s (scripts/test.sh does)", dir)
+	}
+	cmd := exec.Command("node", "server.js", strconv.Itoa(port))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "COUNTER_START="+strconv.Itoa(start), "COUNTER_MS=50", "PKI_DIR="+pki)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{cmd: cmd}
+	tb.Cleanup(s.Stop)
+	ready := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if line := sc.Text(); strings.HasPrefix(line, "READY ") {
+				ready <- strings.Fields(line)
+			}
+		}
+	}()
+	select {
+	case f := <-ready:
+		s.Endpoint = f[1]
+		s.Node = f[2] + ";s=WorkpieceCounter"
+	case <-time.After(60 * time.Second):
+		tb.Fatal("the OPC UA server did not start within 60s")
+	}
+	return s
+}
+
+// Stop kills the server.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil && s.cmd.ProcessState == nil {
+		s.cmd.Process.Signal(syscall.SIGKILL)
+		s.cmd.Wait()
+	}
+}
