@@ -49,6 +49,7 @@ type SourceConfig struct {
 	Security string   `toml:"security"`  // None or SignAndEncrypt (Basic256Sha256)
 	CertFile string   `toml:"cert_file"` // PEM client certificate for SignAndEncrypt (default: an ephemeral one)
 	KeyFile  string   `toml:"key_file"`
+	Sampling Duration `toml:"sampling"` // sampling and publishing interval (default 100ms)
 	// mqtt
 	Broker   string   `toml:"broker"`
 	Topics   []string `toml:"topics"`

@@ -136,6 +136,10 @@ func (t *Tree) Proof(i uint64) ([][]byte, error) {
 // with the given root.
 func VerifyInclusion(i, n uint64, leafHash []byte, p [][]byte, root []byte) error {
 	if err := proof.VerifyInclusion(hasher, i, n, leafHash, p, root); err != nil {
+		var mismatch proof.RootMismatchError
+		if errors.As(err, &mismatch) {
+			return fmt.Errorf("%w: it leads to root %x, not the anchored %x", ErrBadProof, mismatch.CalculatedRoot, mismatch.ExpectedRoot)
+		}
 		return fmt.Errorf("%w: %v", ErrBadProof, err)
 	}
 	return nil

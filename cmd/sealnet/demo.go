@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,5 +23,21 @@ func demoCmd(*globals) *cobra.Command {
 			return demo.Share(ctx, os.Stdout)
 		},
 	})
+	var opt demo.MaintenanceOptions
+	m := &cobra.Command{
+		Use:   "maintenance",
+		Short: "Paper 000, section 5: a press's counter streamed over the DCMB, a hashed maintenance condition, a receiver outage, an offline audit",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer cancel()
+			return demo.Maintenance(ctx, os.Stdout, opt)
+		},
+	}
+	m.Flags().StringVar(&opt.OPCUA, "opcua", "", "OPC UA endpoint of a machine (default: a simulated one)")
+	m.Flags().StringVar(&opt.Node, "node", "", "node ID of the machine's work-piece counter (with --opcua)")
+	m.Flags().StringVar(&opt.Security, "security", "None", "OPC UA security: None or SignAndEncrypt")
+	m.Flags().DurationVar(&opt.Outage, "outage", 4*time.Second, "how long the manufacturer's node stays offline")
+	c.AddCommand(m)
 	return c
 }

@@ -41,7 +41,7 @@ func counters(t *testing.T, out <-chan Message, n int, after uint64) uint64 {
 func TestOPCUAAgainstNodeOPCUA(t *testing.T) {
 	port := opcuatest.FreePort(t)
 	pki := t.TempDir()
-	srv := opcuatest.Start(t, port, pki, 5290)
+	srv := opcuatest.Start(t, port, pki, 5290, 50*time.Millisecond)
 	for _, sec := range []string{"None", "SignAndEncrypt"} {
 		t.Run(sec, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -72,7 +72,7 @@ func TestOPCUAAgainstNodeOPCUA(t *testing.T) {
 		for len(out) > 0 {
 			<-out
 		}
-		srv = opcuatest.Start(t, port, pki, 5290)
+		srv = opcuatest.Start(t, port, pki, 5290, 50*time.Millisecond)
 		// the restarted machine counts from its start again: values arrive and increase
 		counters(t, out, 10, 0)
 	})

@@ -1,6 +1,6 @@
 // Package opcuatest runs the node-opcua test server (an OPC UA server
 // independent of sealnet's gopcua client) for tests: a machine whose
-// work-piece counter grows by one every 50 ms. 'npm ci' in
+// work-piece counter grows by one at a fixed period. 'npm ci' in
 // dcmb/source/testdata/opcua-server installs it; scripts/test.sh does.
 package opcuatest
 
@@ -37,8 +37,8 @@ func FreePort(tb testing.TB) int {
 }
 
 // Start runs the server on port with its PKI under pki; it stops when the
-// test ends. start is the counter's first value.
-func Start(tb testing.TB, port int, pki string, start int) *Server {
+// test ends. The counter starts at start and grows by one every every.
+func Start(tb testing.TB, port int, pki string, start int, every time.Duration) *Server {
 	tb.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "testdata", "opcua-server")
@@ -47,7 +47,7 @@ func Start(tb testing.TB, port int, pki string, start int) *Server {
 	}
 	cmd := exec.Command("node", "server.js", strconv.Itoa(port))
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "COUNTER_START="+strconv.Itoa(start), "COUNTER_MS=50", "PKI_DIR="+pki)
+	cmd.Env = append(os.Environ(), "COUNTER_START="+strconv.Itoa(start), "COUNTER_MS="+strconv.FormatInt(every.Milliseconds(), 10), "PKI_DIR="+pki)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

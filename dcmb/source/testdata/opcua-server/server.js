@@ -1,5 +1,5 @@
 // An OPC UA server built with node-opcua, independent of sealnet's client:
-// it simulates a machine whose work-piece counter (ns=2;s=WorkpieceCounter)
+// it simulates a machine whose work-piece counter (ns=1;s=WorkpieceCounter)
 // starts at COUNTER_START and grows by one every COUNTER_MS milliseconds.
 // It offers security None and Basic256Sha256 SignAndEncrypt with a
 // self-signed certificate, accepts unknown client certificates, and prints
