@@ -43,8 +43,9 @@ func (b *Batch) LeafHashes(secret evidence.StreamSecret) [][]byte {
 		return b.Leaves
 	}
 	leaves := make([][]byte, len(b.Msgs))
+	salter, leafer := secret.Salter(b.Stream), evidence.NewLeafer()
 	for i, m := range b.Msgs {
-		leaves[i] = Leaf(secret.Salt(b.Stream, m.Seq), m.Seq, m.Key, m.Value)
+		leaves[i] = leafer.Leaf(salter.Salt(m.Seq), m.Seq, m.Key, m.Value)
 	}
 	return leaves
 }
@@ -58,7 +59,7 @@ func (b *Batch) ComputeRoot(secret evidence.StreamSecret) []byte {
 		}
 		return evidence.PaperCommit(data, b.PaperSalt)
 	}
-	return evidence.NewTree(b.LeafHashes(secret)).Root()
+	return evidence.RootOf(b.LeafHashes(secret))
 }
 
 // check verifies the batch's shape: consecutive sequence numbers from

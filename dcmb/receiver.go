@@ -300,7 +300,7 @@ func (rv *receiver) accept(b *Batch) error {
 	var leaves [][]byte
 	if b.Mode == audit.ModeSealed {
 		leaves = b.LeafHashes(sec)
-		b.Root = evidence.NewTree(leaves).Root()
+		b.Root = evidence.RootOf(leaves)
 	} else {
 		b.Root = b.ComputeRoot(sec)
 	}

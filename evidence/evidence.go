@@ -23,6 +23,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -46,14 +47,58 @@ type StreamSecret [32]byte
 
 // Salt derives message seq's salt in sealed mode.
 func (s StreamSecret) Salt(stream string, seq uint64) [SaltSize]byte {
-	m := hmac.New(sha256.New, s[:])
-	m.Write([]byte("sealnet/dcmb/salt/v1\x00"))
-	m.Write([]byte(stream))
-	m.Write([]byte{0})
-	m.Write(binary.BigEndian.AppendUint64(nil, seq))
+	return s.Salter(stream).Salt(seq)
+}
+
+// Salter derives the salts of one stream, reusing its keyed HMAC state
+// (for a batch's many messages). It is not safe for concurrent use.
+type Salter struct {
+	mac hash.Hash
+	buf []byte
+	n   int
+}
+
+// Salter returns the salt deriver of a stream.
+func (s StreamSecret) Salter(stream string) *Salter {
+	buf := append([]byte("sealnet/dcmb/salt/v1\x00"), stream...)
+	buf = append(buf, 0)
+	return &Salter{mac: hmac.New(sha256.New, s[:]), buf: buf, n: len(buf)}
+}
+
+// Salt is message seq's salt: HMAC-SHA256(secret, label, stream, seq).
+func (s *Salter) Salt(seq uint64) [SaltSize]byte {
+	s.mac.Reset()
+	s.buf = binary.BigEndian.AppendUint64(s.buf[:s.n], seq)
+	s.mac.Write(s.buf)
 	var out [SaltSize]byte
-	copy(out[:], m.Sum(nil))
+	s.mac.Sum(out[:0])
 	return out
+}
+
+// Leafer computes leaf hashes of DCMB messages, reusing one hash state.
+// Leaf(salt, seq, key, value) equals LeafHash(salt, seq, Record(key,
+// value)). It is not safe for concurrent use.
+type Leafer struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// NewLeafer returns a leaf hasher.
+func NewLeafer() *Leafer { return &Leafer{h: sha256.New()} }
+
+// Leaf is the RFC 6962 leaf hash of a salted message.
+func (l *Leafer) Leaf(salt [SaltSize]byte, seq uint64, key string, value []byte) []byte {
+	l.h.Reset()
+	b := append(l.buf[:0], rfc6962.RFC6962LeafHashPrefix)
+	b = append(b, salt[:]...)
+	b = binary.BigEndian.AppendUint64(b, seq)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendUvarint(b, uint64(len(value)))
+	l.buf = b
+	l.h.Write(b)
+	l.h.Write(value)
+	return l.h.Sum(make([]byte, 0, sha256.Size))
 }
 
 // LeafData is what a leaf commits to: salt, sequence number and message.
@@ -95,13 +140,16 @@ func NewTree(leaves [][]byte) *Tree {
 func (t *Tree) Size() uint64 { return uint64(len(t.levels[0])) }
 
 // Root is the RFC 6962 root hash.
-func (t *Tree) Root() []byte {
-	if t.Size() == 0 {
+func (t *Tree) Root() []byte { return RootOf(t.levels[0]) }
+
+// RootOf is the RFC 6962 root over leaf hashes, without keeping the tree.
+func RootOf(leaves [][]byte) []byte {
+	if len(leaves) == 0 {
 		return hasher.EmptyRoot()
 	}
 	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	r := rf.NewEmptyRange(0)
-	for _, h := range t.levels[0] {
+	for _, h := range leaves {
 		if err := r.Append(h, nil); err != nil {
 			panic(err) // appending to an empty range starting at 0 cannot fail
 		}

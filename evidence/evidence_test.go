@@ -2,9 +2,12 @@ package evidence
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +62,28 @@ func TestSealedSaltsDifferPerStreamAndSeq(t *testing.T) {
 	}
 	if _, err := NewTree(leaves(3, s)).Proof(3); !errors.Is(err, ErrRange) {
 		t.Fatalf("proof outside the batch: %v", err)
+	}
+}
+
+// The reusing Salter and Leafer compute exactly the one-shot definitions:
+// salt = HMAC-SHA256(secret, label || stream || 0 || seq) and leaf =
+// SHA-256(0x00 || salt || seq || Record(key, value)).
+func TestSalterAndLeaferMatchDefinitions(t *testing.T) {
+	secret := StreamSecret{9, 9}
+	salter, leafer := secret.Salter("press-7"), NewLeafer()
+	for seq := range uint64(300) {
+		mac := hmac.New(sha256.New, secret[:])
+		mac.Write([]byte("sealnet/dcmb/salt/v1\x00press-7\x00"))
+		mac.Write(binary.BigEndian.AppendUint64(nil, seq))
+		want := mac.Sum(nil)
+		salt := salter.Salt(seq)
+		if !bytes.Equal(salt[:], want) {
+			t.Fatalf("salt %d differs", seq)
+		}
+		key, value := strings.Repeat("k", int(seq%3)), bytes.Repeat([]byte{byte(seq)}, int(seq))
+		if !bytes.Equal(leafer.Leaf(salt, seq, key, value), LeafHash(salt, seq, Record(key, value))) {
+			t.Fatalf("leaf %d differs", seq)
+		}
 	}
 }
 

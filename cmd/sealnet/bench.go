@@ -58,7 +58,7 @@ func benchCmd(g *globals) *cobra.Command {
 	ledgerCmd.Flags().StringVar(&only, "only", "", "run one target: ours, kvstore or kvstore_sig (no ratio then)")
 	ledgerCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	ledgerCmd.Flags().IntVar(&clients, "clients", 2000, "concurrent submitters, each waiting for its commit")
-	c.AddCommand(ledgerCmd, benchShareCmd(g))
+	c.AddCommand(ledgerCmd, benchShareCmd(g), benchDCMBCmd(g))
 	return c
 }
 
@@ -111,5 +111,39 @@ func benchShareCmd(g *globals) *cobra.Command {
 	c.Flags().Float64Var(&o.TxSecs, "tx-seconds", 3, "seconds per Subfile and Querfile rate run")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	c.Flags().BoolVar(&o.GiB, "gib", false, "also move a 1 GB file and report peak memory")
+	return c
+}
+
+func benchDCMBCmd(g *globals) *cobra.Command {
+	o := bench.DCMBOptions{}
+	c := &cobra.Command{
+		Use:   "dcmb [--json]",
+		Short: "DCMB messages/s delivered, verified and anchored between two companies' nodes vs. the same messages through Mosquitto",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer cancel()
+			o.Progress = os.Stderr
+			r, err := bench.DCMB(ctx, o)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("\n%d messages of %d bytes, interval %.0f ms, GOMAXPROCS %d\n", r.Messages, r.Size, r.IntervalMs, r.GOMAXPROCS)
+			fmt.Printf("%-44s %12.0f msgs/s  (%.1f s)\n", "sealnet DCMB: delivered, verified, anchored", r.MsgsPerS, r.Seconds)
+			fmt.Printf("%-44s %12.0f msgs/s  (%d lost; %s)\n", "Mosquitto QoS 0: published, received", r.MosquittoMsgsPerS, r.MosquittoLost, r.MosquittoVersion)
+			fmt.Printf("anchoring latency after the interval: p50 %.0f ms, p99 %.0f ms, max %.0f ms over %d batches\n",
+				r.AnchorLatencyP50, r.AnchorLatencyMs, r.AnchorLatencyMax, r.Batches)
+			fmt.Printf("chain transactions: %d, %.1f per million messages (%.0fx fewer than messages)\n", r.Txs, r.TxPerMillionMsgs, 1e6/r.TxPerMillionMsgs)
+			fmt.Printf("commitment of a %d-message batch: sealed %.1f ms, paper (Argon2id) %.1f ms\n", r.CommitBatch, r.SealedCommitMs, r.PaperCommitMs)
+			if g.json {
+				return printJSON(r)
+			}
+			return nil
+		},
+	}
+	c.Flags().IntVar(&o.Messages, "messages", 1_000_000, "messages the generator offers")
+	c.Flags().IntVar(&o.Size, "size", 256, "bytes per message")
+	c.Flags().DurationVar(&o.Interval, "interval", time.Second, "anchoring interval")
+	c.Flags().StringVar(&o.Mosquitto, "mosquitto", "", "Mosquitto broker binary (default: on PATH or /usr/sbin/mosquitto)")
 	return c
 }
