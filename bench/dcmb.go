@@ -21,7 +21,9 @@ import (
 
 // DCMBOptions shape the DCMB benchmark.
 type DCMBOptions struct {
-	Messages  int           // messages the generator offers (default 1,000,000)
+	Messages  int           // messages of the capacity run, offered as fast as the pipeline takes them (default 1,000,000)
+	Rate      int           // messages/s of the steady run (default 50,000, the target)
+	Steady    time.Duration // length of the steady run (default 10 s)
 	Size      int           // bytes per message value (default 256)
 	Interval  time.Duration // anchoring interval (default 1 s)
 	Mosquitto string        // broker binary (default: mosquitto on PATH or /usr/sbin/mosquitto)
@@ -30,21 +32,28 @@ type DCMBOptions struct {
 
 // DCMBResult is one run's figures.
 type DCMBResult struct {
-	Messages          uint64  `json:"messages"`
-	Size              int     `json:"message_bytes"`
-	Seconds           float64 `json:"seconds"`           // first message read to last delivered and anchored
-	MsgsPerS          float64 `json:"msgs_per_s"`        // delivered to the receiver, verified, and anchored
-	AnchorLatencyMs   float64 `json:"anchor_latency_ms"` // p99, interval end to anchor committed
-	AnchorLatencyP50  float64 `json:"anchor_latency_p50_ms"`
-	AnchorLatencyMax  float64 `json:"anchor_latency_max_ms"`
-	Batches           int     `json:"batches"`
-	Txs               uint64  `json:"txs"` // chain transactions of the sender
-	TxPerMillionMsgs  float64 `json:"tx_per_million_msgs"`
-	IntervalMs        float64 `json:"interval_ms"`
-	SealedCommitMs    float64 `json:"sealed_commit_ms"` // commitment of one batch of CommitBatch messages, sealed mode (salts, leaves, RFC 6962 root)
-	PaperCommitMs     float64 `json:"paper_commit_ms"`  // the same batch in paper mode (Argon2id over the interval's data)
-	CommitBatch       int     `json:"commit_batch_msgs"`
-	MosquittoMsgsPerS float64 `json:"mosquitto_msgs_per_s"` // the same messages through Mosquitto, QoS 0, publisher to subscriber
+	Size       int     `json:"message_bytes"`
+	IntervalMs float64 `json:"interval_ms"`
+	// capacity: Messages offered at once, first read to last delivered and anchored
+	Messages uint64  `json:"messages"`
+	Seconds  float64 `json:"seconds"`
+	MsgsPerS float64 `json:"msgs_per_s"` // delivered to the receiver, verified, and anchored
+	// steady: Rate offered for the Steady time
+	SteadyRate      int     `json:"steady_offered_msgs_per_s"`
+	SteadyMsgsPerS  float64 `json:"steady_msgs_per_s"`
+	AnchorLatencyMs float64 `json:"anchor_latency_ms"` // steady run, p99 from an interval's end to its anchor's commit
+	AnchorP50Ms     float64 `json:"anchor_latency_p50_ms"`
+	AnchorMaxMs     float64 `json:"anchor_latency_max_ms"`
+	BurstAnchorMs   float64 `json:"capacity_anchor_latency_p99_ms"` // capacity run, batches queued behind each other
+	// both runs
+	Batches          int     `json:"batches"`
+	Txs              uint64  `json:"txs"` // chain transactions of the sender
+	TxPerMillionMsgs float64 `json:"tx_per_million_msgs"`
+	SealedCommitMs   float64 `json:"sealed_commit_ms"` // commitment of one batch of CommitBatch messages, sealed mode (salts, leaves, RFC 6962 root)
+	PaperCommitMs    float64 `json:"paper_commit_ms"`  // the same batch in paper mode (Argon2id over the interval's data)
+	CommitBatch      int     `json:"commit_batch_msgs"`
+	// the baseline: the capacity run's messages through Mosquitto
+	MosquittoMsgsPerS float64 `json:"mosquitto_msgs_per_s"` // QoS 0, publisher to subscriber
 	MosquittoLost     int     `json:"mosquitto_lost"`
 	MosquittoVersion  string  `json:"mosquitto_version"`
 	GOMAXPROCS        int     `json:"gomaxprocs"`
@@ -56,16 +65,18 @@ func (o DCMBOptions) progress(format string, args ...any) {
 	}
 }
 
-// generator offers n messages of one size as fast as the pipeline takes
-// them; the values are random bytes, one pool reused.
+// generator offers n messages of one size, as fast as the pipeline takes
+// them or, with a rate, paced; the values are random bytes, one pool
+// reused.
 type generator struct {
 	n    int
+	rate int
 	pool [][]byte
 	t0   chan time.Time
 }
 
-func newGenerator(n, size int) *generator {
-	g := &generator{n: n, pool: make([][]byte, 1024), t0: make(chan time.Time, 1)}
+func newGenerator(n, rate, size int) *generator {
+	g := &generator{n: n, rate: rate, pool: make([][]byte, 1024), t0: make(chan time.Time, 1)}
 	for i := range g.pool {
 		g.pool[i] = make([]byte, size)
 		rand.Read(g.pool[i])
@@ -74,8 +85,19 @@ func newGenerator(n, size int) *generator {
 }
 
 func (g *generator) Run(ctx context.Context, out chan<- source.Message) error {
-	g.t0 <- time.Now()
+	t0 := time.Now()
+	g.t0 <- t0
 	for i := range g.n {
+		if g.rate > 0 && i%100 == 0 {
+			// pace: message i is due at t0 + i/rate
+			if d := time.Until(t0.Add(time.Duration(float64(i) / float64(g.rate) * float64(time.Second)))); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
 		select {
 		case out <- source.Message{Key: "m", Value: g.pool[i%len(g.pool)], Time: time.Now()}:
 		case <-ctx.Done():
@@ -85,12 +107,35 @@ func (g *generator) Run(ctx context.Context, out chan<- source.Message) error {
 	return nil
 }
 
+// streamRun is one stream's measured run.
+type streamRun struct {
+	n       uint64
+	elapsed time.Duration
+	delays  []time.Duration
+	txs     uint64
+}
+
+func (r streamRun) p(q float64) float64 {
+	if len(r.delays) == 0 {
+		return 0
+	}
+	return ms(r.delays[min(len(r.delays)-1, max(0, int(math.Ceil(float64(len(r.delays))*q))-1))])
+}
+
 // DCMB streams generated messages from one company's node to another's
 // on a local two-company consortium, delivered, verified and anchored in
-// sealed mode, and measures the same messages through Mosquitto.
+// sealed mode, first as fast as the pipeline takes them (capacity), then
+// at a steady rate (anchoring latency), and measures the same messages
+// through Mosquitto.
 func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	if o.Messages <= 0 {
 		o.Messages = 1_000_000
+	}
+	if o.Rate <= 0 {
+		o.Rate = 50_000
+	}
+	if o.Steady <= 0 {
+		o.Steady = 10 * time.Second
 	}
 	if o.Size <= 0 {
 		o.Size = 256
@@ -98,7 +143,7 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
-	res := &DCMBResult{Size: o.Size, IntervalMs: ms(o.Interval), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	res := &DCMBResult{Size: o.Size, IntervalMs: ms(o.Interval), GOMAXPROCS: runtime.GOMAXPROCS(0), SteadyRate: o.Rate}
 
 	o.progress("mosquitto: %d messages of %d bytes, QoS 0, one publisher, one subscriber...", o.Messages, o.Size)
 	if err := res.mosquitto(ctx, o); err != nil {
@@ -106,9 +151,7 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	}
 	o.progress("mosquitto: %.0f msgs/s", res.MosquittoMsgsPerS)
 
-	if err := res.commitCost(o); err != nil {
-		return nil, err
-	}
+	res.commitCost(o)
 	o.progress("commitment of a %d-message batch: sealed %.1f ms, paper %.1f ms", res.CommitBatch, res.SealedCommitMs, res.PaperCommitMs)
 
 	dir, err := os.MkdirTemp("", "sealnet-bench-dcmb-")
@@ -122,19 +165,49 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 		return nil, err
 	}
 	defer c.Close()
-	owner, maker := c.Orgs[0], c.Orgs[1]
-	archive := false
-	rcv, err := dcmb.New(maker.Node, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "bench", From: owner.Name}}})
+
+	o.progress("dcmb capacity: %d messages of %d bytes offered at once, interval %s, sealed mode...", o.Messages, o.Size, o.Interval)
+	burst, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "capacity", newGenerator(o.Messages, 0, o.Size))
 	if err != nil {
 		return nil, err
 	}
-	snd, err := dcmb.New(owner.Node, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "bench", Receiver: maker.Name,
+	res.Messages, res.Seconds = burst.n, burst.elapsed.Seconds()
+	res.MsgsPerS = float64(burst.n) / burst.elapsed.Seconds()
+	res.BurstAnchorMs = burst.p(0.99)
+	o.progress("dcmb capacity: %.0f msgs/s delivered and anchored", res.MsgsPerS)
+
+	steadyN := int(float64(o.Rate) * o.Steady.Seconds())
+	o.progress("dcmb steady: %d messages/s for %s...", o.Rate, o.Steady)
+	steady, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "steady", newGenerator(steadyN, o.Rate, o.Size))
+	if err != nil {
+		return nil, err
+	}
+	res.SteadyMsgsPerS = float64(steady.n) / steady.elapsed.Seconds()
+	res.AnchorP50Ms, res.AnchorLatencyMs = steady.p(0.5), steady.p(0.99)
+	if len(steady.delays) > 0 {
+		res.AnchorMaxMs = ms(steady.delays[len(steady.delays)-1])
+	}
+	res.Batches = len(burst.delays) + len(steady.delays)
+	res.Txs = burst.txs + steady.txs
+	res.TxPerMillionMsgs = float64(res.Txs) / float64(burst.n+steady.n) * 1e6
+	o.progress("dcmb steady: %.0f msgs/s delivered and anchored, anchoring p99 %.0f ms", res.SteadyMsgsPerS, res.AnchorLatencyMs)
+	return res, nil
+}
+
+// runStream runs one stream from owner to maker until every generated
+// message is delivered, verified and anchored.
+func runStream(ctx context.Context, o DCMBOptions, owner, maker *local.Org, name string, gen *generator) (*streamRun, error) {
+	archive := false
+	rcv, err := dcmb.New(maker.Node, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: name, From: owner.Name}}})
+	if err != nil {
+		return nil, err
+	}
+	snd, err := dcmb.New(owner.Node, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: name, Receiver: maker.Name,
 		Interval: dcmb.Duration{Duration: o.Interval}, Archive: &archive, SpoolBytes: 16 << 30, Source: dcmb.SourceConfig{Kind: "stdin"}}}})
 	if err != nil {
 		return nil, err
 	}
-	gen := newGenerator(o.Messages, o.Size)
-	if err := snd.SetSource("bench", gen); err != nil {
+	if err := snd.SetSource(name, gen); err != nil {
 		return nil, err
 	}
 	rctx, stop := context.WithCancel(ctx)
@@ -144,14 +217,13 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	go func() { snd.Run(rctx); done <- struct{}{} }()
 	defer func() { stop(); <-done; <-done }()
 
-	o.progress("dcmb: %d messages of %d bytes, interval %s, sealed mode...", o.Messages, o.Size, o.Interval)
 	var t0 time.Time
 	select {
 	case t0 = <-gen.t0:
 	case <-time.After(time.Minute):
 		return nil, errors.New("the generator did not start")
 	}
-	n := uint64(o.Messages)
+	n := uint64(gen.n)
 	last := time.Now()
 	for {
 		d, a := snd.Stats.Delivered.Load(), snd.Stats.Anchored.Load()
@@ -175,28 +247,15 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	if r := rcv.Stats.Received.Load(); r != n {
 		return nil, fmt.Errorf("the receiver verified %d messages, want %d", r, n)
 	}
-	res.Messages = n
-	res.Seconds = elapsed.Seconds()
-	res.MsgsPerS = float64(n) / elapsed.Seconds()
-	delays := snd.Stats.AnchorDelays()
-	res.Batches = len(delays)
-	if len(delays) > 0 {
-		res.AnchorLatencyP50 = ms(delays[len(delays)/2])
-		res.AnchorLatencyMs = ms(delays[min(len(delays)-1, int(math.Ceil(float64(len(delays))*0.99))-1)])
-		res.AnchorLatencyMax = ms(delays[len(delays)-1])
-	}
-	res.Txs = snd.Stats.Txs.Load()
-	res.TxPerMillionMsgs = float64(res.Txs) / float64(n) * 1e6
-	o.progress("dcmb: %.0f msgs/s delivered and anchored, %d txs", res.MsgsPerS, res.Txs)
-	return res, nil
+	return &streamRun{n: n, elapsed: elapsed, delays: snd.Stats.AnchorDelays(), txs: snd.Stats.Txs.Load()}, nil
 }
 
 // commitCost measures one interval's commitment at the measured
 // Mosquitto rate (at least 10,000 messages) in both modes.
-func (res *DCMBResult) commitCost(o DCMBOptions) error {
+func (res *DCMBResult) commitCost(o DCMBOptions) {
 	n := max(10_000, int(res.MosquittoMsgsPerS*o.Interval.Seconds()))
 	n = min(n, o.Messages)
-	g := newGenerator(0, o.Size)
+	g := newGenerator(0, 0, o.Size)
 	b := &dcmb.Batch{Stream: "bench", Msgs: make([]dcmb.Message, n)}
 	for i := range b.Msgs {
 		b.Msgs[i] = dcmb.Message{Seq: uint64(i), Key: "m", Value: g.pool[i%len(g.pool)]}
@@ -211,5 +270,4 @@ func (res *DCMBResult) commitCost(o DCMBOptions) error {
 	b.ComputeRoot(secret)
 	res.PaperCommitMs = ms(time.Since(t))
 	res.CommitBatch = n
-	return nil
 }

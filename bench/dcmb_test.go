@@ -9,11 +9,11 @@ import (
 // The harness moves every message through both the DCMB and Mosquitto (a
 // short run; the figures come from 'sealnet bench dcmb' or BenchmarkDCMB).
 func TestDCMBHarness(t *testing.T) {
-	r, err := DCMB(context.Background(), DCMBOptions{Messages: 20_000, Interval: 200 * time.Millisecond})
+	r, err := DCMB(context.Background(), DCMBOptions{Messages: 20_000, Rate: 5_000, Steady: 2 * time.Second, Interval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Messages != 20_000 || r.MsgsPerS <= 0 || r.Batches == 0 || r.Txs == 0 || r.AnchorLatencyMs < r.AnchorLatencyP50 ||
+	if r.Messages != 20_000 || r.MsgsPerS <= 0 || r.Batches == 0 || r.Txs == 0 || r.AnchorLatencyMs < r.AnchorP50Ms || r.SteadyMsgsPerS <= 0 ||
 		r.MosquittoMsgsPerS <= 0 || r.PaperCommitMs <= 0 || r.SealedCommitMs <= 0 {
 		t.Fatalf("%+v", r)
 	}

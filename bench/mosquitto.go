@@ -88,7 +88,7 @@ func (res *DCMBResult) mosquitto(ctx context.Context, o DCMBOptions) error {
 		return fmt.Errorf("publisher: %w", err)
 	}
 	defer pub.Disconnect(0)
-	g := newGenerator(0, o.Size)
+	g := newGenerator(0, 0, o.Size)
 	t0 := time.Now()
 	for i := range o.Messages {
 		tok := pub.Publish("bench/m", 0, false, g.pool[i%len(g.pool)])
