@@ -39,8 +39,8 @@ var ErrRoot = errors.New("messages do not match the anchored root")
 
 // LeafHashes computes the batch's leaf hashes (sealed mode).
 func (b *Batch) LeafHashes(secret evidence.StreamSecret) [][]byte {
-	if b.Msgs == nil {
-		return b.Leaves
+	if b.Leaves != nil {
+		return b.Leaves // hash delivery: the values are not here
 	}
 	leaves := make([][]byte, len(b.Msgs))
 	salter, leafer := secret.Salter(b.Stream), evidence.NewLeafer()

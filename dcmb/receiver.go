@@ -91,6 +91,11 @@ func (rv *receiver) saveNext(next uint64) error {
 
 // handle serves one delivery stream from a sender.
 func (r *Runtime) handle(st network.Stream) {
+	if !r.track(st) {
+		st.Reset()
+		return
+	}
+	defer r.untrack(st)
 	defer st.Close()
 	log := r.log.With("peer", st.Conn().RemotePeer())
 	br := bufio.NewReaderSize(st, 256<<10)

@@ -20,8 +20,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/ledger"
@@ -40,6 +43,11 @@ type Runtime struct {
 	senders   map[string]*sender
 	receivers map[string]*receiver
 	Stats     Stats
+
+	hmu      sync.Mutex // guards streams and stopping
+	streams  map[network.Stream]struct{}
+	stopping bool
+	handlers sync.WaitGroup
 }
 
 // Stats counts what the runtime did (read by the benchmark and status).
@@ -89,7 +97,21 @@ func New(n *node.Node, cfg *Config) (*Runtime, error) {
 		dir = filepath.Join(string(n.Home), "dcmb")
 	}
 	r := &Runtime{n: n, cfg: cfg, ch: ch, log: n.Log.With("module", "dcmb"), dir: dir,
-		senders: map[string]*sender{}, receivers: map[string]*receiver{}}
+		senders: map[string]*sender{}, receivers: map[string]*receiver{}, streams: map[network.Stream]struct{}{}}
+	orgs, err := r.channelOrgs()
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range cfg.Streams {
+		if !orgs[sc.Receiver] {
+			return nil, fmt.Errorf("stream %s: receiver %s is not an organization of channel %s", sc.Name, sc.Receiver, ch.Name)
+		}
+	}
+	for _, rc := range cfg.Receive {
+		if !orgs[rc.From] {
+			return nil, fmt.Errorf("receive %s: sender %s is not an organization of channel %s", rc.Stream, rc.From, ch.Name)
+		}
+	}
 	for _, sc := range cfg.Streams {
 		s, err := newSender(r, sc)
 		if err != nil {
@@ -119,9 +141,7 @@ func (r *Runtime) SetSource(stream string, src source.Source) error {
 
 // Run runs every pipeline and receiver until ctx ends.
 func (r *Runtime) Run(ctx context.Context) error {
-	host := r.n.Share().Host
-	host.SetStreamHandler(Protocol, r.handle)
-	defer host.RemoveStreamHandler(Protocol)
+	r.n.Share().Host.SetStreamHandler(Protocol, r.handle)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.senders)+1)
 	for _, s := range r.senders {
@@ -139,6 +159,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
+	r.stopHandlers()
 	for _, rv := range r.receivers {
 		rv.close()
 	}
@@ -148,6 +169,39 @@ func (r *Runtime) Run(ctx context.Context) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// track registers a delivery stream being served; false once the runtime
+// stops.
+func (r *Runtime) track(st network.Stream) bool {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if r.stopping {
+		return false
+	}
+	r.streams[st] = struct{}{}
+	r.handlers.Add(1)
+	return true
+}
+
+func (r *Runtime) untrack(st network.Stream) {
+	r.hmu.Lock()
+	delete(r.streams, st)
+	r.hmu.Unlock()
+	r.handlers.Done()
+}
+
+// stopHandlers ends the delivery streams being served and waits for their
+// handlers, so that nothing is received after Run returns.
+func (r *Runtime) stopHandlers() {
+	r.n.Share().Host.RemoveStreamHandler(Protocol)
+	r.hmu.Lock()
+	r.stopping = true
+	for st := range r.streams {
+		st.Reset()
+	}
+	r.hmu.Unlock()
+	r.handlers.Wait()
 }
 
 // Sender returns the sending side of a stream (nil if not configured).
@@ -180,6 +234,23 @@ func (r *Runtime) submit(ctx context.Context, contractName, method string, args 
 		}
 		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// channelOrgs reads the channel's organizations from its registry.
+func (r *Runtime) channelOrgs() (map[string]bool, error) {
+	raw, err := r.ch.App.QueryContract(registry.Name, "orgs", nil)
+	if err != nil {
+		return nil, fmt.Errorf("reading the channel's organizations: %w", err)
+	}
+	var list []registry.Org
+	if err := canon.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("reading the channel's organizations: %w", err)
+	}
+	orgs := map[string]bool{}
+	for _, o := range list {
+		orgs[o.Name] = true
+	}
+	return orgs, nil
 }
 
 // chainStream reads a stream's anchoring state (nil if never anchored).
