@@ -144,7 +144,13 @@ func (r *Runtime) handle(st network.Stream) {
 		reject(0, "stream %q is received from %s, not %s", h.Stream, rv.cfg.From, m.Org)
 		return
 	}
+	// the sender connects once its replica committed the first anchor; give
+	// this replica the same chance
 	cs, err := r.chainStream(h.Stream)
+	for deadline := time.Now().Add(15 * time.Second); err == nil && cs == nil && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		cs, err = r.chainStream(h.Stream)
+	}
 	switch {
 	case err != nil:
 		reject(0, "reading the chain: %v", err)

@@ -36,14 +36,18 @@ type proc struct {
 	log  string
 }
 
-func start(t *testing.T, sealnet, home string) *proc {
+// start runs 'sealnet up' on home, or the given command.
+func start(t *testing.T, sealnet, home string, command ...string) *proc {
 	t.Helper()
+	if len(command) == 0 {
+		command = []string{"up"}
+	}
 	logPath := filepath.Join(home, fmt.Sprintf("node-%d.log", time.Now().UnixNano()))
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sealnet, "up", "--home", home)
+	cmd := exec.Command(sealnet, append(command, "--home", home)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -98,11 +98,11 @@ func auditCmd(g *globals) *cobra.Command {
 			}
 			b, err := bundle.Decode(raw)
 			if err != nil {
-				return err
+				return fmt.Errorf("INVALID: %w", err)
 			}
 			rep, err := bundle.Verify(b, gen)
 			if err != nil {
-				return err
+				return fmt.Errorf("INVALID: %w", err)
 			}
 			if g.json {
 				return printJSON(rep)

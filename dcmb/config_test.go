@@ -1,0 +1,38 @@
+package dcmb
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The documented example configurations load.
+func TestExampleConfigs(t *testing.T) {
+	for _, name := range []string{"dcmb-owner.toml", "dcmb-manufacturer.toml"} {
+		if _, err := LoadConfig(filepath.Join("..", "docs", "examples", name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, c := range []struct{ toml, want string }{
+		{``, "no [[stream]] to send and no [[receive]]"},
+		{"[[stream]]\nname = \"s\"\n[stream.source]\nkind = \"stdin\"", "receiver (an org) is required"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\ninterval = \"1ms\"\n[stream.source]\nkind = \"stdin\"", "below 10ms"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\nmode = \"paper\"\ndeliver = \"hashes\"\n[stream.source]\nkind = \"stdin\"", "needs deliver = values"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"modbus\"", `source.kind "modbus"`},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\nspool_bytes = 10\n[stream.source]\nkind = \"stdin\"", "at least 64 KiB"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[[stream.rule]]\nlabel = \"x\"", "needs label, condition and label_salt"},
+		{"[[receive]]\nstream = \"s\"", "needs stream and from"},
+		{"[[receive]]\nstream = \"s\"\nfrom = \"o\"\ntypo = 1", "unknown setting receive.typo"},
+	} {
+		p := filepath.Join(t.TempDir(), "dcmb.toml")
+		os.WriteFile(p, []byte(c.toml), 0o600)
+		_, err := LoadConfig(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error about %s", c.toml, err, c.want)
+		}
+	}
+}
