@@ -70,19 +70,12 @@ func (s *Server) auditBundle(w http.ResponseWriter, r *http.Request) {
 // AuditBundle fetches the proof bundle of a stream message.
 func (c *Client) AuditBundle(ctx context.Context, channel, stream string, seq uint64) ([]byte, error) {
 	u := c.Base + c.chPath(channel, "/audit/bundle") + "?stream=" + url.QueryEscape(stream) + "&seq=" + strconv.FormatUint(seq, 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := c.get(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("node at %s: %w", c.Base, err)
-	}
-	defer resp.Body.Close()
-	if err := apiError(resp); err != nil {
-		return nil, err
-	}
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, bundle.MaxSize+1))
+	defer body.Close()
+	raw, err := io.ReadAll(io.LimitReader(body, bundle.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the bundle: %w", err)
 	}

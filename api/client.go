@@ -153,22 +153,12 @@ func (c *Client) Events(ctx context.Context, channel string, from int64, fn func
 	if from >= 0 {
 		u += fmt.Sprintf("?from=%d", from)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := c.get(ctx, u)
 	if err != nil {
 		return err
 	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("node at %s: %w", c.Base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		var e ErrorResponse
-		json.Unmarshal(raw, &e)
-		return &APIError{Status: resp.StatusCode, ErrorResponse: e}
-	}
-	sc := bufio.NewScanner(resp.Body)
+	defer body.Close()
+	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	event := ""
 	for sc.Scan() {

@@ -40,6 +40,12 @@ func (c *Client) StoreGet(ctx context.Context, channel, cid, from string) (io.Re
 	if from != "" {
 		u += "?from=" + url.QueryEscape(from)
 	}
+	return c.get(ctx, u)
+}
+
+// get sends a GET and returns the body of a successful answer; the caller
+// closes it.
+func (c *Client) get(ctx context.Context, u string) (io.ReadCloser, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err

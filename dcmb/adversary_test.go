@@ -19,6 +19,18 @@ import (
 	"github.com/sealnet/sealnet/local"
 )
 
+// consortium starts n companies' nodes and collects their logs.
+func consortium(t *testing.T, n int) (*local.Consortium, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	c, err := local.Start(t.TempDir(), n, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, logs
+}
+
 // peerConn is a hand-driven DCMB delivery stream: the test plays the sender.
 type peerConn struct {
 	t  *testing.T
@@ -97,12 +109,7 @@ func msgs(from, to int) []dcmb.Message {
 // duplicated: each is rejected with its reason, nothing is stored, and
 // the genuine stream then continues where it was.
 func TestReceiverRejectsBadDeliveries(t *testing.T) {
-	var logs syncBuffer
-	c, err := local.Start(t.TempDir(), 3, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, logs := consortium(t, 3)
 	owner, maker, other := c.Orgs[0], c.Orgs[1], c.Orgs[2]
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	rcfg := &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: owner.Name, Output: out}}}
@@ -226,12 +233,7 @@ func TestReceiverRejectsBadDeliveries(t *testing.T) {
 // says so in its log, and the receiver, back, skips exactly those ranges:
 // every sequence number is either delivered or recorded as given up.
 func TestSpoolLimitsAreRecordedOnChain(t *testing.T) {
-	var logs syncBuffer
-	c, err := local.Start(t.TempDir(), 2, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, logs := consortium(t, 2)
 	owner, maker := c.Orgs[0], c.Orgs[1]
 	src := &chanSource{c: make(chan source.Message)}
 	send := start(t, owner, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "line-4", Receiver: maker.Name,
@@ -295,12 +297,7 @@ func TestSpoolLimitsAreRecordedOnChain(t *testing.T) {
 // hashes, never values, verifies them against the anchored root and fires
 // its action when a leaf equals hash(candidate + salt).
 func TestHashDelivery(t *testing.T) {
-	var logs syncBuffer
-	c, err := local.Start(t.TempDir(), 2, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, logs := consortium(t, 2)
 	owner, maker := c.Orgs[0], c.Orgs[1]
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	recv := start(t, maker, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: owner.Name, Output: out,

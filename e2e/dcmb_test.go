@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,14 +23,7 @@ func TestDCMBCommands(t *testing.T) {
 		t.Skip("starts two node processes")
 	}
 	sealnet := bin(t)
-	dir := t.TempDir()
-	hostBase := 100 + rand.IntN(100)
-	first := fmt.Sprintf("127.0.0.%d", hostBase+1)
-	p2pPort, apiPort, libp2pPort := freePort(t, first), freePort(t, first), freePort(t, first)
-	if err := run(t, sealnet, nil, "testnet", "--orgs", "2", "--out", dir, "--host-base", fmt.Sprint(hostBase),
-		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort)); err != nil {
-		t.Fatal(err)
-	}
+	dir, first := testnet(t, sealnet, 2)
 	owner, maker := filepath.Join(dir, "org1"), filepath.Join(dir, "org2")
 	push := fmt.Sprintf("%s:%d", first, freePort(t, first))
 	out := filepath.Join(dir, "press-7.jsonl")

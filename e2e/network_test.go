@@ -120,19 +120,27 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
 	t.Fatalf("%s: not within %s: %v", what, d, err)
 }
 
+// testnet writes the homes of n orgs, each on its own loopback address
+// (org1 on the returned one), into a temporary directory.
+func testnet(t *testing.T, sealnet string, n int) (dir, first string) {
+	t.Helper()
+	dir = t.TempDir()
+	hostBase := 100 + rand.IntN(100)
+	first = fmt.Sprintf("127.0.0.%d", hostBase+1)
+	p2pPort, apiPort, libp2pPort := freePort(t, first), freePort(t, first), freePort(t, first)
+	if err := run(t, sealnet, nil, "testnet", "--orgs", fmt.Sprint(n), "--out", dir, "--host-base", fmt.Sprint(hostBase),
+		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort)); err != nil {
+		t.Fatal(err)
+	}
+	return dir, first
+}
+
 func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four node processes")
 	}
 	sealnet := bin(t)
-	dir := t.TempDir()
-	hostBase := 100 + rand.IntN(100)
-	first := fmt.Sprintf("127.0.0.%d", hostBase+1)
-	p2pPort, apiPort, libp2pPort := freePort(t, first), freePort(t, first), freePort(t, first)
-	if err := run(t, sealnet, nil, "testnet", "--orgs", "4", "--out", dir, "--host-base", fmt.Sprint(hostBase),
-		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort)); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := testnet(t, sealnet, 4)
 	homes := make([]string, 4)
 	procs := make([]*proc, 4)
 	for i := range homes {
