@@ -121,6 +121,16 @@ func TestReceiverRejectsBadDeliveries(t *testing.T) {
 		}
 	}
 
+	// a stream to, or from, an org outside the channel does not start
+	if _, err := dcmb.New(owner.Node, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "line-4", Receiver: "org9",
+		Source: dcmb.SourceConfig{Kind: "stdin"}}}}); err == nil || !strings.Contains(err.Error(), "receiver org9 is not an organization of channel default") {
+		t.Fatalf("a stream to org9: %v", err)
+	}
+	if _, err := dcmb.New(maker.Node, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: "org9"}}}); err == nil ||
+		!strings.Contains(err.Error(), "sender org9 is not an organization of channel default") {
+		t.Fatalf("a stream from org9: %v", err)
+	}
+
 	// 10 messages delivered; 6 more anchored while the receiver is away
 	recv := start(t, maker, rcfg, nil)
 	src := &chanSource{c: make(chan source.Message)}

@@ -36,6 +36,7 @@ type StreamConfig struct {
 	SpoolBytes   int64        `toml:"spool_bytes"`   // bytes of undelivered batches kept on disk
 	SpoolTimeout Duration     `toml:"spool_timeout"` // an undelivered batch is given up after this long
 	Archive      *bool        `toml:"archive"`       // keep delivered batches for audits (default true)
+	Keep         Duration     `toml:"keep"`          // archived batches are deleted this long after they were sealed (default: kept)
 	Source       SourceConfig `toml:"source"`
 	Rules        []Rule       `toml:"rule"`
 }
@@ -80,6 +81,7 @@ type ReceiveConfig struct {
 	From    string   `toml:"from"`    // sending org
 	Output  string   `toml:"output"`  // optional JSON-lines file of delivered messages
 	Webhook string   `toml:"webhook"` // optional URL POSTed when an action fires
+	Keep    Duration `toml:"keep"`    // received batches are deleted this long after they arrived (default: kept)
 	Actions []Action `toml:"action"`
 }
 

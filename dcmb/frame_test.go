@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -116,6 +118,37 @@ func TestDirDurable(t *testing.T) {
 	}
 	if first, ok := d2.Find(5); !ok || first != 3 {
 		t.Fatalf("Find(5) = %d %v", first, ok)
+	}
+}
+
+// Prune deletes the batches written before a time, oldest first, and
+// keeps the size accounting right.
+func TestDirPrune(t *testing.T) {
+	dir := t.TempDir()
+	d, err := OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, first := range []uint64{0, 3, 7} {
+		b := &Batch{Stream: "s", Mode: "sealed", FirstSeq: first, Count: 1, Root: make([]byte, 32), Msgs: []Message{{Seq: first, Value: []byte("x")}}}
+		if err := d.Put(b); err != nil {
+			t.Fatal(err)
+		}
+		if first < 7 {
+			os.Chtimes(filepath.Join(dir, batchName(first)), old, old)
+		}
+	}
+	one := d.Bytes() / 3
+	n, err := d.Prune(time.Now().Add(-time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d: %v", n, err)
+	}
+	if got := d.List(); !reflect.DeepEqual(got, []uint64{7}) || d.Bytes() != one {
+		t.Fatalf("left %v, %d bytes", got, d.Bytes())
+	}
+	if _, err := d.Get(7); err != nil {
+		t.Fatal(err)
 	}
 }
 

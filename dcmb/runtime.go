@@ -153,6 +153,8 @@ func (r *Runtime) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); r.pruneLoop(ctx) }()
 	if r.cfg.Notify.Webhook != "" {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.notify(ctx) }()
@@ -169,6 +171,37 @@ func (r *Runtime) Run(ctx context.Context) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// pruneLoop applies the keep settings to archives and inboxes now and
+// every 30 s.
+func (r *Runtime) pruneLoop(ctx context.Context) {
+	for {
+		now := time.Now()
+		for _, s := range r.senders {
+			if k := s.cfg.Keep.Duration; k > 0 {
+				r.prune(s.arch, now.Add(-k), "archive", s.cfg.Name)
+			}
+		}
+		for _, rv := range r.receivers {
+			if k := rv.cfg.Keep.Duration; k > 0 {
+				r.prune(rv.inbox, now.Add(-k), "inbox", rv.cfg.Stream)
+			}
+		}
+		if !sleepCtx(ctx, 30*time.Second) {
+			return
+		}
+	}
+}
+
+func (r *Runtime) prune(d *Dir, before time.Time, what, stream string) {
+	n, err := d.Prune(before)
+	if err != nil {
+		r.log.Error("pruning failed", "stream", stream, "dir", what, "err", err)
+	}
+	if n > 0 {
+		r.log.Info("old batches deleted (their roots stay on chain)", "stream", stream, "dir", what, "batches", n)
+	}
 }
 
 // track registers a delivery stream being served; false once the runtime

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Dir is a directory of batch files of one stream, named by their first
@@ -171,6 +172,30 @@ func (d *Dir) MoveTo(first uint64, to *Dir) error {
 	to.total += size
 	to.mu.Unlock()
 	return nil
+}
+
+// Prune removes the batches whose files were written before t, oldest
+// first, and says how many. Batches are written in sequence order, so it
+// stops at the first one that is recent enough.
+func (d *Dir) Prune(before time.Time) (int, error) {
+	n := 0
+	for _, first := range d.List() {
+		info, err := os.Stat(filepath.Join(d.path, batchName(first)))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if !info.ModTime().Before(before) {
+			break
+		}
+		if err := d.Remove(first); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // List returns the first sequence numbers of the batches, ascending.
