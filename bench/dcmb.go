@@ -197,13 +197,12 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 // runStream runs one stream from owner to maker until every generated
 // message is delivered, verified and anchored.
 func runStream(ctx context.Context, o DCMBOptions, owner, maker *local.Org, name string, gen *generator) (*streamRun, error) {
-	archive := false
 	rcv, err := dcmb.New(maker.Node, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: name, From: owner.Name}}})
 	if err != nil {
 		return nil, err
 	}
 	snd, err := dcmb.New(owner.Node, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: name, Receiver: maker.Name,
-		Interval: dcmb.Duration{Duration: o.Interval}, Archive: &archive, SpoolBytes: 16 << 30, Source: dcmb.SourceConfig{Kind: "stdin"}}}})
+		Interval: dcmb.Duration{Duration: o.Interval}, SpoolBytes: 16 << 30, Source: dcmb.SourceConfig{Kind: "stdin"}}}})
 	if err != nil {
 		return nil, err
 	}
