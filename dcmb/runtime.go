@@ -237,9 +237,6 @@ func (r *Runtime) stopHandlers() {
 	r.handlers.Wait()
 }
 
-// Sender returns the sending side of a stream (nil if not configured).
-func (r *Runtime) Sender(stream string) *sender { return r.senders[stream] }
-
 // submit signs a call with the node's identity and waits for its block,
 // retrying while the mempool is full.
 func (r *Runtime) submit(ctx context.Context, contractName, method string, args any) (*ledger.TxResult, error) {
