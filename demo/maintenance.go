@@ -55,6 +55,8 @@ const (
 // goes offline and comes back and receives everything; one message is then
 // audited offline.
 func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error {
+	ctx, cancel := context.WithCancel(ctx) // ends the helpers below when the demo returns
+	defer cancel()
 	out := &lockedWriter{w: w}
 	p := func(format string, args ...any) { out.Write(fmt.Appendf(nil, format+"\n", args...)) }
 	if opt.Outage <= 0 {
