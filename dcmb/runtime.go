@@ -154,7 +154,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Add(1)
-	go func() { defer wg.Done(); r.pruneLoop(ctx) }()
+	go func() { defer wg.Done(); r.housekeeping(ctx) }()
 	if r.cfg.Notify.Webhook != "" {
 		wg.Add(1)
 		go func() { defer wg.Done(); r.notify(ctx) }()
@@ -173,9 +173,10 @@ func (r *Runtime) Run(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
-// pruneLoop applies the keep settings to archives and inboxes now and
-// every 30 s.
-func (r *Runtime) pruneLoop(ctx context.Context) {
+// housekeeping applies the keep settings to archives and inboxes and
+// logs what the runtime did, now and every 30 s.
+func (r *Runtime) housekeeping(ctx context.Context) {
+	var last [6]uint64
 	for {
 		now := time.Now()
 		for _, s := range r.senders {
@@ -187,6 +188,17 @@ func (r *Runtime) pruneLoop(ctx context.Context) {
 			if k := rv.cfg.Keep.Duration; k > 0 {
 				r.prune(rv.inbox, now.Add(-k), "inbox", rv.cfg.Stream)
 			}
+		}
+		st := &r.Stats
+		cur := [6]uint64{st.Collected.Load(), st.Anchored.Load(), st.Delivered.Load(), st.Received.Load(), st.Dropped.Load(), st.Txs.Load()}
+		if cur != last {
+			var spooled int64
+			for _, s := range r.senders {
+				spooled += s.spool.Bytes()
+			}
+			r.log.Info("progress", "read", cur[0], "anchored", cur[1], "delivered", cur[2], "received", cur[3],
+				"given_up", cur[4], "txs", cur[5], "spooled_bytes", spooled)
+			last = cur
 		}
 		if !sleepCtx(ctx, 30*time.Second) {
 			return
