@@ -93,7 +93,8 @@ func (f *File) Run(ctx context.Context, out chan<- Message) error {
 
 // HTTP accepts values pushed by POST: the body is one value. The response
 // is 202 once the value is queued, so a script that sees 202 knows the
-// value is in the pipeline.
+// value is in the pipeline; it is on disk when its interval ends (a crash
+// before that loses it, see the DCMB's store-and-forward notes).
 type HTTP struct {
 	Name   string
 	Key    string
