@@ -57,6 +57,7 @@ for target in \
   "./share FuzzDecodeSigned" \
   "./share FuzzReadFrame" \
   "./dcmb FuzzDecodeFrame" \
+  "./dcmb FuzzBatchFile" \
   "./dcmb/bundle FuzzVerify"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1"
