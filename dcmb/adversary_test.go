@@ -302,35 +302,3 @@ func TestSpoolLimitsAreRecordedOnChain(t *testing.T) {
 		t.Fatalf("the chain's records lack the reasons: %+v", batches)
 	}
 }
-
-// Hash delivery (Algorithm 2 on hashes alone): the receiver gets leaf
-// hashes, never values, verifies them against the anchored root and fires
-// its action when a leaf equals hash(candidate + salt).
-func TestHashDelivery(t *testing.T) {
-	c, logs := consortium(t, 2)
-	owner, maker := c.Orgs[0], c.Orgs[1]
-	out := filepath.Join(t.TempDir(), "out.jsonl")
-	recv := start(t, maker, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: owner.Name, Output: out,
-		Actions: []dcmb.Action{{Name: "inspect", Key: "gauge", Equals: value(7)}}}}}, nil)
-	src := &chanSource{c: make(chan source.Message)}
-	start(t, owner, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "line-4", Receiver: maker.Name, Deliver: dcmb.DeliverHashes,
-		Interval: dcmb.Duration{Duration: 100 * time.Millisecond}, Source: dcmb.SourceConfig{Kind: "stdin"}}}}, src)
-	for i := range 20 {
-		src.c <- source.Message{Key: "gauge", Value: []byte(value(i)), Time: time.Now()}
-	}
-	waitFor(t, "20 leaves delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 20 })
-	if !strings.Contains(string(logs.Bytes()), `msg="action fired" org=org2 module=dcmb stream=line-4 from=org1 action=inspect seq=7`) {
-		t.Fatal("the action on hashes did not fire for message 7")
-	}
-	if raw, _ := os.ReadFile(out); len(raw) != 0 {
-		t.Fatalf("values were written from a hash delivery: %s", raw)
-	}
-	if _, err := maker.API.AuditBundle(context.Background(), "default", "line-4", 7); err == nil || !strings.Contains(err.Error(), "only the hashes") {
-		t.Fatalf("a receiver of hashes exported a bundle: %v", err)
-	}
-	for i := range 20 {
-		if strings.Contains(string(logs.Bytes()), value(i)) {
-			t.Fatalf("value %d in the log", i)
-		}
-	}
-}
