@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometbft/cometbft/types"
+
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
@@ -108,6 +110,25 @@ func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// verifyBundle verifies a bundle against the genesis in o's home, as an
+// auditor given that genesis would.
+func verifyBundle(t *testing.T, o *local.Org, raw []byte) (*bundle.Report, *types.GenesisDoc) {
+	t.Helper()
+	g, err := bundle.LoadGenesis(filepath.Join(o.Home.Chain(o.Node.Config().Channels[0], "").Home, "config", "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.Verify(b, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, g
 }
 
 // The counter values: distinctive strings, so that a scan for them cannot
@@ -239,19 +260,7 @@ func TestStreamEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := maker.Node.Config()
-	g, err := bundle.LoadGenesis(filepath.Join(maker.Home.Chain(cfg.Channels[0], "").Home, "config", "genesis.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := bundle.Verify(b, g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, g := verifyBundle(t, maker, raw)
 	if string(rep.Messages[0].Value) != counter(77) || rep.Messages[0].Seq != 77 {
 		t.Fatalf("bundle discloses %+v", rep.Messages)
 	}

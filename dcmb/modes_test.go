@@ -68,18 +68,7 @@ func TestPaperMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := bundle.LoadGenesis(filepath.Join(owner.Home.Chain(owner.Node.Config().Channels[0], "").Home, "config", "genesis.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bundle.Decode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := bundle.Verify(b, g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, g := verifyBundle(t, owner, raw)
 	if rep.Mode != audit.ModePaper || uint64(len(rep.Messages)) != rep.Batch.Count || rep.Batch.Salt == "" {
 		t.Fatalf("report %+v", rep)
 	}
