@@ -65,6 +65,9 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 	if (opt.OPCUA == "") != (opt.Node == "") {
 		return errors.New("an external machine needs both its OPC UA endpoint and the counter's node ID")
 	}
+	if opt.OPCUA == "" && opt.Security != "" && opt.Security != "None" {
+		return errors.New("the simulated press offers security None only: give a real server with --opcua for SignAndEncrypt")
+	}
 	dir, err := os.MkdirTemp("", "sealnet-demo-maintenance-")
 	if err != nil {
 		return err
