@@ -264,12 +264,15 @@ func TestStreamEndToEnd(t *testing.T) {
 	if string(rep.Messages[0].Value) != counter(77) || rep.Messages[0].Seq != 77 {
 		t.Fatalf("bundle discloses %+v", rep.Messages)
 	}
+	// every byte changed three ways: its lowest bit, its highest bit, all bits
 	for i := range raw {
-		alt := append([]byte(nil), raw...)
-		alt[i] ^= 0x01
-		if b, err := bundle.Decode(alt); err == nil {
-			if _, err := bundle.Verify(b, g); err == nil {
-				t.Fatalf("a bundle altered at byte %d of %d verified", i, len(raw))
+		for _, flip := range []byte{0x01, 0x80, 0xff} {
+			alt := append([]byte(nil), raw...)
+			alt[i] ^= flip
+			if b, err := bundle.Decode(alt); err == nil {
+				if _, err := bundle.Verify(b, g); err == nil {
+					t.Fatalf("a bundle with byte %d of %d xored with %#x verified", i, len(raw), flip)
+				}
 			}
 		}
 	}
