@@ -3,6 +3,7 @@ package dcmb
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,9 +18,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/evidence"
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/p2p"
 )
 
 // receiver is the receiving side of one stream.
@@ -162,6 +166,10 @@ func (r *Runtime) handle(st network.Stream) {
 		reject(0, "stream %q is anchored by %s for %s", h.Stream, cs.Org, cs.Receiver)
 		return
 	}
+	if err := r.isAnchoringNode(cs, st.Conn().RemotePeer()); err != nil {
+		reject(0, "%v", err)
+		return
+	}
 	if !rv.conn.TryLock() {
 		reject(0, "stream %q is already being delivered on another connection", h.Stream)
 		return
@@ -211,6 +219,35 @@ func (r *Runtime) handle(st network.Stream) {
 }
 
 var errEOF = errors.New("end of stream")
+
+// isAnchoringNode checks that the peer is the node whose certificate
+// anchors the stream: another node of the same org cannot deliver (nor
+// plant a stream secret).
+func (r *Runtime) isAnchoringNode(cs *audit.Stream, p peer.ID) error {
+	fp, err := identity.ParseFingerprint(cs.Sender)
+	if err != nil {
+		return fmt.Errorf("stream %q: sender %v", cs.Name, err)
+	}
+	m, revoked, err := r.ch.App.Certificate(fp)
+	if err != nil {
+		return fmt.Errorf("stream %q: the anchoring member's certificate: %v", cs.Name, err)
+	}
+	if revoked {
+		return fmt.Errorf("stream %q is anchored by member %s, whose certificate is revoked", cs.Name, m.ID)
+	}
+	pub, ok := m.Cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("stream %q: the anchoring member's key is not ECDSA", cs.Name)
+	}
+	id, err := p2p.PeerID(pub)
+	if err != nil {
+		return err
+	}
+	if id != p {
+		return fmt.Errorf("stream %q is anchored by %s@%s, not by this peer", cs.Name, m.ID, m.Org)
+	}
+	return nil
+}
 
 // readBatch reads a Head and the frames of its messages.
 func (rv *receiver) readBatch(br *bufio.Reader, h *Hello) (*Batch, error) {
