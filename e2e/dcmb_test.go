@@ -52,27 +52,32 @@ stream = "press-7"
 from = "org1"
 output = %q
 `, out)), 0o600)
-	start(t, sealnet, maker, "dcmb", "run", "--config", makerCfg)
-	start(t, sealnet, owner, "dcmb", "run", "--config", ownerCfg)
+	makerProc := start(t, sealnet, maker, "dcmb", "run", "--config", makerCfg)
+	ownerProc := start(t, sealnet, owner, "dcmb", "run", "--config", ownerCfg)
 	waitFor(t, "the manufacturer registers its condition", time.Minute, func() error {
 		return run(t, sealnet, nil, "condition", "register", "--home", maker, "--id", "press-7-maintenance",
 			"--label", "Maintenance imminent", "--salt", "k8Zq", "--sender", "org1")
 	})
-	values := []string{"5290.5", "5367.25", "5410.75"}
-	for _, v := range values {
-		waitFor(t, "the owner's HTTP source takes "+v, 30*time.Second, func() error {
-			r, err := http.Post("http://"+push, "text/plain", strings.NewReader(v))
-			if err != nil {
-				return err
-			}
-			r.Body.Close()
-			if r.StatusCode != http.StatusAccepted {
-				return fmt.Errorf("status %s", r.Status)
-			}
-			return nil
-		})
+	var values []string
+	send := func(vs ...string) {
+		t.Helper()
+		for _, v := range vs {
+			waitFor(t, "the owner's HTTP source takes "+v, time.Minute, func() error {
+				r, err := http.Post("http://"+push, "text/plain", strings.NewReader(v))
+				if err != nil {
+					return err
+				}
+				r.Body.Close()
+				if r.StatusCode != http.StatusAccepted {
+					return fmt.Errorf("status %s", r.Status)
+				}
+				return nil
+			})
+			values = append(values, v)
+		}
 	}
-	waitFor(t, "three messages received", time.Minute, func() error {
+	// received reports whether the output holds every value sent, once, in order
+	received := func() error {
 		f, err := os.Open(out)
 		if err != nil {
 			return err
@@ -85,15 +90,17 @@ output = %q
 				Value string
 			}
 			json.Unmarshal(sc.Bytes(), &l)
-			if l.Seq != n || l.Value != values[n] {
+			if n >= len(values) || l.Seq != n || l.Value != values[n] {
 				return fmt.Errorf("line %d: %s", n, sc.Text())
 			}
 		}
-		if n != 3 {
-			return fmt.Errorf("%d lines", n)
+		if n != len(values) {
+			return fmt.Errorf("%d of %d lines", n, len(values))
 		}
 		return nil
-	})
+	}
+	send("5290.5", "5367.25", "5410.75")
+	waitFor(t, "three messages received", time.Minute, received)
 
 	// the condition met, addressed to the manufacturer
 	waitFor(t, "condition_met in the manufacturer's events", 30*time.Second, func() error {
@@ -140,5 +147,35 @@ output = %q
 	err := run(t, sealnet, nil, "audit", "verify", bundle, "--genesis", genesis)
 	if err == nil || !strings.Contains(err.Error(), "INVALID") {
 		t.Fatalf("an altered bundle: %v", err)
+	}
+
+	// the manufacturer's DCMB stops (its node keeps validating: two
+	// validators need both); the owner's anchors and spools, and is killed;
+	// both come back and nothing spooled is lost
+	makerProc.stop(t)
+	makerProc = start(t, sealnet, maker)
+	send("5411.5", "5412.5", "5413.5")
+	waitFor(t, "six messages anchored", time.Minute, func() error {
+		var st struct {
+			Stream struct {
+				Next int `json:"next"`
+			} `json:"stream"`
+		}
+		if err := run(t, sealnet, &st, "audit", "stream", "press-7", "--home", owner); err != nil {
+			return err
+		}
+		if st.Stream.Next != 6 {
+			return fmt.Errorf("next %d", st.Stream.Next)
+		}
+		return nil
+	})
+	ownerProc.kill(t)
+	ownerProc = start(t, sealnet, owner, "dcmb", "run", "--config", ownerCfg)
+	makerProc.stop(t)
+	start(t, sealnet, maker, "dcmb", "run", "--config", makerCfg)
+	send("5414.5")
+	waitFor(t, "every message received after the crash", 2*time.Minute, received)
+	if l, _ := os.ReadFile(ownerProc.log); !strings.Contains(string(l), `msg="spool recovered" module=dcmb stream=press-7 batches=`) {
+		t.Fatalf("the restarted owner did not recover its spool:\n%s", tail(l, 3000))
 	}
 }

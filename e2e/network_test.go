@@ -73,6 +73,28 @@ func start(t *testing.T, sealnet, home string, command ...string) *proc {
 	return p
 }
 
+// stop ends the process with SIGTERM and waits for it.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop within 30 s", p.home)
+	}
+}
+
+// kill ends the process with SIGKILL, as a crash would.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Wait()
+}
+
 func tail(b []byte, n int) []byte {
 	if len(b) > n {
 		return b[len(b)-n:]
@@ -221,10 +243,7 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 	}
 
 	// one validator dies without warning; the other three keep committing
-	if err := procs[3].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	procs[3].cmd.Wait()
+	procs[3].kill(t)
 	for n := 3; n < 8; n++ {
 		for org := range 3 {
 			add(org, n)

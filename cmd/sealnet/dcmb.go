@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
@@ -118,7 +119,46 @@ func auditCmd(g *globals) *cobra.Command {
 		},
 	}
 	verify.Flags().StringVar(&genesis, "genesis", "", "the channel's CometBFT genesis (default: the home's copy)")
-	c.AddCommand(export, verify)
+	var batches bool
+	streamCmd := &cobra.Command{
+		Use:   "stream NAME [--batches]",
+		Short: "A stream's record on chain: sender, receiver, next sequence, batches, dropped and undelivered messages",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.withClient(func(ctx context.Context, c *api.Client) error {
+				var st audit.Stream
+				if err := c.Query(ctx, g.channel, audit.Name, "stream", map[string]string{"stream": args[0]}, &st); err != nil {
+					return err
+				}
+				var list []audit.Batch
+				if batches {
+					if err := c.Query(ctx, g.channel, audit.Name, "batches", map[string]string{"stream": args[0]}, &list); err != nil {
+						return err
+					}
+				}
+				if g.json {
+					return printJSON(map[string]any{"stream": st, "batches": list})
+				}
+				fmt.Printf("stream %s: from %s (member %s) to %s; next sequence %d; %d batches; %d messages dropped before anchoring, %d anchored but undelivered\n",
+					st.Name, st.Org, st.Sender, st.Receiver, st.Next, st.Batches, st.Dropped, st.Undelivered)
+				for _, b := range list {
+					switch {
+					case b.Dropped != "":
+						fmt.Printf("  %d-%d dropped (%s) at height %d\n", b.FirstSeq, b.FirstSeq+b.Count-1, b.Dropped, b.Height)
+					default:
+						extra := ""
+						if b.Undelivered != "" {
+							extra = ", undelivered: " + b.Undelivered
+						}
+						fmt.Printf("  %d-%d %s root %s at height %d tx %s%s\n", b.FirstSeq, b.FirstSeq+b.Count-1, b.Mode, b.Root, b.Height, b.TXNumber, extra)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	streamCmd.Flags().BoolVar(&batches, "batches", false, "list every anchored or dropped range")
+	c.AddCommand(export, verify, streamCmd)
 	return c
 }
 
