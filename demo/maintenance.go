@@ -92,8 +92,6 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 			return err
 		}
 		defer m.Close()
-		tick, stopTick := context.WithCancel(ctx)
-		defer stopTick()
 		startShift = func() {
 			go func() {
 				v := uint32(5290)
@@ -104,7 +102,7 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 					case <-t.C:
 						v++
 						m.Set(v)
-					case <-tick.Done():
+					case <-ctx.Done():
 						return
 					}
 				}
