@@ -23,15 +23,8 @@ type Batch struct {
 	Msgs      []Message // the messages (nil at a receiver of hashes)
 	Leaves    [][]byte  // leaf hashes, kept when the values are not (hash delivery)
 	Root      []byte    // Merkle root (sealed) or Argon2id hash (paper)
-	Anchor    *Anchor   // where it is anchored, once it is
 	Created   int64     // when the sender sealed it, Unix ns
 	Dropped   string    // a marker of a range dropped before anchoring: the reason (no content)
-}
-
-// Anchor is the anchoring transaction of a batch.
-type Anchor struct {
-	Tx     [32]byte
-	Height int64
 }
 
 // ErrRoot reports a batch whose messages do not lead to the expected root.
@@ -89,7 +82,7 @@ func (b *Batch) Bytes() int64 {
 	return n + int64(33*len(b.Leaves))
 }
 
-var batchMagic = []byte("SNDCMB1\n")
+var batchMagic = []byte("SNDCMB2\n")
 
 // MarshalBinary encodes the batch for a spool, archive or inbox file; a
 // SHA-256 trailer detects a torn or damaged file.
@@ -106,13 +99,6 @@ func (b *Batch) MarshalBinary() ([]byte, error) {
 	e.bytes(b.Root)
 	e.int(b.Created)
 	e.string(b.Dropped)
-	if b.Anchor != nil {
-		e.byte(1)
-		e.b = append(e.b, b.Anchor.Tx[:]...)
-		e.int(b.Anchor.Height)
-	} else {
-		e.byte(0)
-	}
 	switch {
 	case b.Dropped != "":
 		e.byte('d')
@@ -145,12 +131,6 @@ func (b *Batch) UnmarshalBinary(raw []byte) error {
 	d := dec{b: body[len(batchMagic):]}
 	*b = Batch{Stream: d.string(MaxName, "stream"), Mode: d.string(16, "mode"), FirstSeq: d.uint(), Count: d.uint(),
 		Start: d.int(), End: d.int(), PaperSalt: d.bytes(64, "salt"), Root: d.bytes(32, "root"), Created: d.int(), Dropped: d.string(256, "reason")}
-	if d.byte() == 1 {
-		a := &Anchor{}
-		copy(a.Tx[:], d.fixed(32, "anchor"))
-		a.Height = d.int()
-		b.Anchor = a
-	}
 	if b.Count > maxBatchLen {
 		d.fail("batch of %d messages", b.Count)
 	}

@@ -2,6 +2,7 @@ package dcmb
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -37,14 +38,15 @@ func (r *Runtime) Export(ctx context.Context, stream string, seq uint64) (*bundl
 		return nil, err
 	}
 	var b *Batch
+	var anchor *audit.Batch
 	for _, d := range dirs {
 		if first, ok := d.Find(seq); ok {
 			c, err := d.Get(first)
 			if err != nil {
 				return nil, err
 			}
-			if seq < c.FirstSeq+c.Count && c.Anchor != nil && c.Dropped == "" {
-				b = c
+			if cb, ok := r.anchorOf(c); ok && seq < c.FirstSeq+c.Count {
+				b, anchor = c, cb
 				break
 			}
 		}
@@ -55,7 +57,11 @@ func (r *Runtime) Export(ctx context.Context, stream string, seq uint64) (*bundl
 	if b.Msgs == nil {
 		return nil, fmt.Errorf("%w: this node received only the hashes of stream %q", ErrNotHeld, stream)
 	}
-	p, err := r.ch.ProveTx(ctx, envelope.ID(b.Anchor.Tx))
+	var tx envelope.ID
+	if raw, err := hex.DecodeString(anchor.TXNumber); err != nil || copy(tx[:], raw) != len(tx) {
+		return nil, fmt.Errorf("the chain's record of batch %d has a bad transaction number %q", b.FirstSeq, anchor.TXNumber)
+	}
+	p, err := r.ch.ProveTx(ctx, tx)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func FuzzDecodeFrame(f *testing.F) {
 
 func TestBatchFileRoundTrip(t *testing.T) {
 	b := &Batch{Stream: "press-7", Mode: "sealed", FirstSeq: 10, Count: 2, Start: 1, End: 2, Root: bytes.Repeat([]byte{3}, 32),
-		Created: 4, Anchor: &Anchor{Height: 9}, Msgs: []Message{{Seq: 10, Key: "k", Value: []byte("a"), Time: 1}, {Seq: 11, Key: "k", Value: []byte("b"), Time: 2}}}
+		Created: 4, Msgs: []Message{{Seq: 10, Key: "k", Value: []byte("a"), Time: 1}, {Seq: 11, Key: "k", Value: []byte("b"), Time: 2}}}
 	raw, _ := b.MarshalBinary()
 	var got Batch
 	if err := got.UnmarshalBinary(raw); err != nil {

@@ -355,9 +355,6 @@ func (rv *receiver) accept(b *Batch) error {
 	if !bytes.Equal(b.Root, root) {
 		return fmt.Errorf("batch at %d: %w in tx %s", b.FirstSeq, ErrRoot, cb.TXNumber)
 	}
-	tx, _ := hex.DecodeString(cb.TXNumber)
-	b.Anchor = &Anchor{Height: cb.Height}
-	copy(b.Anchor.Tx[:], tx)
 	b.Created = time.Now().UnixNano()
 	stored := *b
 	if b.Leaves != nil {

@@ -311,6 +311,19 @@ func (r *Runtime) chainStream(name string) (*audit.Stream, error) {
 	return &s, nil
 }
 
+// anchorOf returns the chain's record of b's anchor, if the chain anchors
+// exactly b (same range and root).
+func (r *Runtime) anchorOf(b *Batch) (*audit.Batch, bool) {
+	if b.Dropped != "" {
+		return nil, false
+	}
+	cb, err := r.chainBatch(b.Stream, b.FirstSeq)
+	if err != nil || cb == nil || cb.Dropped != "" || cb.Count != b.Count || cb.Root != hex.EncodeToString(b.Root) {
+		return nil, false
+	}
+	return cb, true
+}
+
 // chainBatch reads the anchored range of a stream starting at first (nil if none).
 func (r *Runtime) chainBatch(stream string, first uint64) (*audit.Batch, error) {
 	raw, err := r.ch.App.QueryContract(audit.Name, "batch", canon.MustMarshal(struct {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -148,7 +147,8 @@ func (s *sender) recover() error {
 		if err != nil {
 			return fmt.Errorf("spool: %w", err)
 		}
-		s.metas = append(s.metas, meta{first: b.FirstSeq, count: b.Count, anchored: b.Anchor != nil, created: b.Created})
+		_, anchored := s.r.anchorOf(b)
+		s.metas = append(s.metas, meta{first: b.FirstSeq, count: b.Count, anchored: anchored, created: b.Created})
 		s.next = max(s.next, b.FirstSeq+b.Count)
 	}
 	if len(s.metas) > 0 {
@@ -355,28 +355,26 @@ func (s *sender) anchor(ctx context.Context, b *Batch) error {
 	args := audit.AnchorArgs{Stream: b.Stream, Receiver: s.cfg.Receiver, FirstSeq: b.FirstSeq, Count: b.Count, Root: b.Root,
 		Mode: b.Mode, Salt: b.PaperSalt, IntervalStart: b.Start, IntervalEnd: b.End}
 	res, err := s.r.submit(ctx, audit.Name, "anchor", args)
+	var height int64
 	if err != nil {
 		if txerr.CodeOf(err) != txerr.Rejected {
 			return err
 		}
 		// an earlier try may have committed without us seeing it
-		cb, qerr := s.r.chainBatch(b.Stream, b.FirstSeq)
-		if qerr != nil || cb == nil || cb.Root != hex.EncodeToString(b.Root) || cb.Count != b.Count {
+		cb, ok := s.r.anchorOf(b)
+		if !ok {
 			return err
 		}
-		tx, _ := hex.DecodeString(cb.TXNumber)
-		b.Anchor = &Anchor{Height: cb.Height}
-		copy(b.Anchor.Tx[:], tx)
+		height = cb.Height
 	} else {
-		b.Anchor = &Anchor{Tx: res.ID, Height: res.Height}
+		height = res.Height
 		s.r.Stats.addDelay(time.Since(time.Unix(0, b.End)))
 	}
-	if err := s.spool.Put(b); err != nil {
-		s.log.Error("spool write failed", "first_seq", b.FirstSeq, "err", err)
-	}
+	// the anchor is not written to the spool: the chain holds it, and a
+	// restart reads it from there (anchorOf)
 	s.r.Stats.Anchored.Add(b.Count)
 	s.setAnchored(b.FirstSeq)
-	s.log.Debug("batch anchored", "first_seq", b.FirstSeq, "count", b.Count, "height", b.Anchor.Height)
+	s.log.Debug("batch anchored", "first_seq", b.FirstSeq, "count", b.Count, "height", height)
 	wake(s.deliverWake)
 	return nil
 }
