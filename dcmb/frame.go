@@ -1,10 +1,6 @@
 package dcmb
 
-import (
-	"fmt"
-
-	"github.com/sealnet/sealnet/evidence"
-)
+import "fmt"
 
 // Protocol is the libp2p protocol of stream delivery. One libp2p stream
 // carries one DCMB stream: the sender says Hello, the receiver answers
@@ -77,11 +73,6 @@ type Message struct {
 	Key   string `json:"key"`
 	Value []byte `json:"value"`
 	Time  int64  `json:"time"` // Unix ns
-}
-
-// Leaf is a message's leaf hash under salt.
-func Leaf(salt [evidence.SaltSize]byte, seq uint64, key string, value []byte) []byte {
-	return evidence.LeafHash(salt, seq, evidence.Record(key, value))
 }
 
 func encodeFrame(f any) []byte {

@@ -420,6 +420,7 @@ func (rv *receiver) deliver(b *Batch, sec evidence.StreamSecret, leaves [][]byte
 	if rv.out != nil && b.Leaves == nil {
 		w = bufio.NewWriterSize(rv.out, 256<<10)
 	}
+	salter, leafer := sec.Salter(b.Stream), evidence.NewLeafer()
 	for i, m := range b.Msgs {
 		if w != nil {
 			line, _ := json.Marshal(outputLine{Stream: b.Stream, Seq: m.Seq, Key: m.Key, Value: valueText(m.Value), Time: time.Unix(0, m.Time).UTC().Format(time.RFC3339Nano)})
@@ -431,7 +432,7 @@ func (rv *receiver) deliver(b *Batch, sec evidence.StreamSecret, leaves [][]byte
 			}
 			var hit bool
 			if b.Mode == audit.ModeSealed {
-				hit = bytes.Equal(leaves[i], Leaf(sec.Salt(b.Stream, m.Seq), m.Seq, m.Key, []byte(a.Equals)))
+				hit = bytes.Equal(leaves[i], leafer.Leaf(salter.Salt(m.Seq), m.Seq, m.Key, []byte(a.Equals)))
 			} else {
 				hit = bytes.Equal(m.Value, []byte(a.Equals))
 			}
