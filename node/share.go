@@ -167,7 +167,7 @@ func (s *Share) refreshMembers() {
 			}
 			pm, ok := members[pid]
 			if !ok {
-				pm = p2p.Member{ID: m.ID, Org: m.Org, Role: string(m.Role), Channels: map[string]bool{}}
+				pm = p2p.Member{ID: m.ID, Org: m.Org, Role: m.Role, Channels: map[string]bool{}}
 			}
 			pm.Channels[c.Name] = true
 			members[pid] = pm

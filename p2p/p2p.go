@@ -20,6 +20,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/sealnet/sealnet/identity"
 )
 
 // PeerID returns the libp2p peer ID of a P-256 public key.
@@ -39,7 +41,7 @@ func PeerID(pub *ecdsa.PublicKey) (peer.ID, error) {
 type Member struct {
 	ID       string // member ID
 	Org      string
-	Role     string
+	Role     identity.Role
 	Channels map[string]bool // channels whose registry enrolls it
 }
 
@@ -85,7 +87,7 @@ func (g *Gate) NodesOf(org string) []peer.ID {
 	defer g.mu.RUnlock()
 	var out []peer.ID
 	for id, m := range g.members {
-		if m.Org == org && m.Role == "node" {
+		if m.Org == org && m.Role == identity.RoleNode {
 			out = append(out, id)
 		}
 	}
