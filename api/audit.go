@@ -15,6 +15,7 @@ import (
 
 // Auditor exports the offline proof of a stream message (the DCMB).
 type Auditor interface {
+	Channel() string // the channel whose streams it exports
 	Export(ctx context.Context, stream string, seq uint64) (*bundle.Bundle, error)
 }
 
@@ -38,8 +39,8 @@ func (s *Server) auditBundle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.Unavailable, "no DCMB runs on this node (start it with 'sealnet dcmb run')"))
 		return
 	}
-	if _, err := s.n.Channel(r.PathValue("ch")); err != nil {
-		writeErr(w, err)
+	if ch := r.PathValue("ch"); ch != a.Channel() {
+		writeErr(w, txerr.New(txerr.NotFound, "the DCMB on this node runs on channel %s, not %s", a.Channel(), ch))
 		return
 	}
 	stream := r.URL.Query().Get("stream")
@@ -52,9 +53,6 @@ func (s *Server) auditBundle(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	b, err := a.Export(ctx, stream, seq)
 	if err != nil {
-		if txerr.CodeOf(err) == txerr.Internal {
-			err = txerr.New(txerr.NotFound, "%v", err)
-		}
 		writeErr(w, err)
 		return
 	}

@@ -3,17 +3,17 @@ package dcmb
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/evidence"
+	"github.com/sealnet/sealnet/txerr"
 )
 
 // ErrNotHeld reports a message this node cannot disclose.
-var ErrNotHeld = errors.New("message not held by this node")
+var ErrNotHeld = txerr.New(txerr.NotFound, "message not held by this node")
 
 // holder returns the directories holding a stream's batches on this node
 // and the stream secret.

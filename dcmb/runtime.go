@@ -173,6 +173,9 @@ func (r *Runtime) Run(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
+// Channel is the channel whose contracts the runtime uses.
+func (r *Runtime) Channel() string { return r.ch.Name }
+
 // housekeeping applies the keep settings to archives and inboxes and
 // logs what the runtime did, now and every 30 s.
 func (r *Runtime) housekeeping(ctx context.Context) {
