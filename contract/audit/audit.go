@@ -44,7 +44,7 @@ type Stream struct {
 	Batches  uint64 `cbor:"batches" json:"batches"`
 	Dropped  uint64 `cbor:"dropped" json:"dropped"` // messages recorded as dropped before anchoring
 	// Undelivered counts anchored messages the receiver never acknowledged
-	// (the sender's spool timed out or filled).
+	// (the sender gave them up after its spool timeout).
 	Undelivered uint64 `cbor:"undelivered" json:"undelivered"`
 }
 
