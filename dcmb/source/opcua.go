@@ -21,7 +21,8 @@ import (
 // OPCUA subscribes to the values of OPC UA nodes (gopcua client). Each
 // data change becomes a message keyed by the node ID. With security
 // SignAndEncrypt the channel uses Basic256Sha256 and a client certificate
-// (an ephemeral self-signed one unless CertFile and KeyFile are given).
+// (an ephemeral self-signed one, made once per source and kept across
+// reconnects, unless CertFile and KeyFile are given).
 // When the server goes away the source reconnects with backoff and
 // subscribes again; OPC UA reports the current value on subscribing, so
 // the source resumes from the server's present state.
@@ -34,6 +35,9 @@ type OPCUA struct {
 	CertFile string        // PEM client certificate (SignAndEncrypt)
 	KeyFile  string        // PEM RSA key of CertFile
 	Log      *slog.Logger
+
+	cert []byte // the ephemeral certificate and its key, once made
+	key  *rsa.PrivateKey
 }
 
 // Run implements Source.
@@ -99,11 +103,12 @@ func (o *OPCUA) options(ctx context.Context) ([]opcua.Option, error) {
 	if o.CertFile != "" {
 		opts = append(opts, opcua.CertificateFile(o.CertFile), opcua.PrivateKeyFile(o.KeyFile))
 	} else {
-		cert, key, err := selfSigned()
-		if err != nil {
-			return nil, err
+		if o.key == nil {
+			if o.cert, o.key, err = selfSigned(); err != nil {
+				return nil, err
+			}
 		}
-		opts = append(opts, opcua.Certificate(cert), opcua.PrivateKey(key))
+		opts = append(opts, opcua.Certificate(o.cert), opcua.PrivateKey(o.key))
 	}
 	return append(opts, opcua.ApplicationURI(appURI), opcua.SecurityPolicy(ua.SecurityPolicyURIBasic256Sha256),
 		opcua.SecurityMode(ua.MessageSecurityModeSignAndEncrypt), opcua.AuthAnonymous(),
