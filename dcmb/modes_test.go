@@ -88,3 +88,28 @@ func TestPaperMode(t *testing.T) {
 		t.Fatalf("a changed value in a paper-mode bundle: %v", err)
 	}
 }
+
+// A value too large for the wire gets a sequence number recorded on chain
+// as dropped, with the reason; the messages around it are delivered.
+func TestOversizedValueRecordedAsDropped(t *testing.T) {
+	c, logs := consortium(t, 2)
+	owner, maker := c.Orgs[0], c.Orgs[1]
+	recv := start(t, maker, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: owner.Name}}}, nil)
+	src := &chanSource{c: make(chan source.Message)}
+	send := start(t, owner, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "line-4", Receiver: maker.Name,
+		Interval: dcmb.Duration{Duration: 100 * time.Millisecond}, Source: dcmb.SourceConfig{Kind: "stdin"}}}}, src)
+	for _, v := range [][]byte{[]byte(value(0)), bytes.Repeat([]byte("x"), dcmb.MaxValue+1), []byte(value(2))} {
+		src.c <- source.Message{Key: "gauge", Value: v, Time: time.Now()}
+	}
+	waitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
+	var st audit.Stream
+	if err := owner.API.Query(context.Background(), "default", audit.Name, "stream", map[string]string{"stream": "line-4"}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Next != 3 || st.Dropped != 1 || send.rt.Stats.Dropped.Load() != 1 {
+		t.Fatalf("chain %+v, sender dropped %d", st, send.rt.Stats.Dropped.Load())
+	}
+	if !strings.Contains(string(logs.Bytes()), `reason="message value of 65537 bytes exceeds 65536"`) {
+		t.Fatal("the drop was not logged with its reason")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -203,6 +204,18 @@ func (s *sender) collect(ctx context.Context, in <-chan source.Message, srcDone 
 	for {
 		select {
 		case m := <-in:
+			if reason := unfit(m); reason != "" {
+				// the wire and the spool cannot carry it: its sequence
+				// number is recorded on chain as dropped, with the reason
+				cut()
+				now := time.Now().UnixNano()
+				s.log.Warn("message cannot be carried: recorded on chain as dropped", "seq", next, "reason", reason)
+				sealq <- &Batch{Stream: s.cfg.Name, Mode: s.cfg.Mode, FirstSeq: next, Count: 1, Start: now, End: now, Dropped: reason}
+				next++
+				s.r.Stats.Collected.Add(1)
+				cur = newBatch()
+				continue
+			}
 			cur.Msgs = append(cur.Msgs, Message{Seq: next, Key: m.Key, Value: m.Value, Time: m.Time.UnixNano()})
 			next++
 			s.r.Stats.Collected.Add(1)
@@ -228,18 +241,23 @@ func (s *sender) collect(ctx context.Context, in <-chan source.Message, srcDone 
 // spool is full, spools a marker that the range was dropped.
 func (s *sender) sealer(sealq <-chan *Batch) {
 	for b := range sealq {
-		b.Count = uint64(len(b.Msgs))
 		b.Created = time.Now().UnixNano()
-		if s.spool.Bytes()+b.Bytes() > s.cfg.SpoolBytes {
+		if b.Dropped == "" {
+			b.Count = uint64(len(b.Msgs))
+		}
+		switch {
+		case b.Dropped != "":
+			// a message collect could not carry: spooled as a marker
+		case s.spool.Bytes()+b.Bytes() > s.cfg.SpoolBytes:
 			reason := fmt.Sprintf("spool full (%d bytes limit)", s.cfg.SpoolBytes)
 			s.log.Warn("spool full: dropping a batch, recorded on chain", "first_seq", b.FirstSeq, "count", b.Count)
 			b = &Batch{Stream: b.Stream, Mode: b.Mode, FirstSeq: b.FirstSeq, Count: b.Count, Start: b.Start, End: b.End,
 				Created: b.Created, Dropped: reason}
-		} else if b.Mode == audit.ModePaper {
+		case b.Mode == audit.ModePaper:
 			b.PaperSalt = make([]byte, 32)
 			rand.Read(b.PaperSalt)
 			b.Root = b.ComputeRoot(s.secret)
-		} else {
+		default:
 			b.Root = b.ComputeRoot(s.secret)
 		}
 		if err := s.spool.Put(b); err != nil {
@@ -517,6 +535,17 @@ func (s *sender) expire(ctx context.Context) {
 		s.r.Stats.Dropped.Add(m.count)
 		s.forget(m.first, true)
 	}
+}
+
+// unfit says why a message cannot be carried ("" if it can).
+func unfit(m source.Message) string {
+	switch {
+	case len(m.Key) > MaxKey || !utf8.ValidString(m.Key):
+		return fmt.Sprintf("message key of %d bytes is not UTF-8 of at most %d bytes", len(m.Key), MaxKey)
+	case len(m.Value) > MaxValue:
+		return fmt.Sprintf("message value of %d bytes exceeds %d", len(m.Value), MaxValue)
+	}
+	return ""
 }
 
 // applyRules maps a value to labels and queues condition submissions on
