@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -31,8 +32,18 @@ func freeP2P(t *testing.T) string {
 	return "tcp://" + l.Addr().String()
 }
 
-// startNode runs a one-org node with its API on an httptest server.
-func startNode(t *testing.T) (*api.Client, *identity.Identity, node.Home) {
+// testNode is a one-org node with its API on a TLS test server.
+type testNode struct {
+	home  node.Home
+	node  *node.Node
+	url   string // the API
+	ops   string // the operations listener
+	root  *x509.Certificate
+	admin *identity.Identity
+	c     *api.Client // as admin
+}
+
+func startTestNode(t *testing.T) *testNode {
 	t.Helper()
 	h := node.Home(t.TempDir())
 	cfg, err := node.Init(h, "org1")
@@ -48,13 +59,37 @@ func startNode(t *testing.T) (*api.Client, *identity.Identity, node.Home) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewServer(n))
-	t.Cleanup(func() { srv.Close(); n.Close() })
-	id, err := identity.LoadIdentity(h.Keys(), cfg.Identity)
+	as := api.NewServer(n)
+	srv := httptest.NewUnstartedServer(as)
+	srv.TLS = api.ServerTLS(n.Identity)
+	srv.StartTLS()
+	ops := httptest.NewServer(as.Ops())
+	t.Cleanup(func() { srv.Close(); ops.Close(); n.Close() })
+	tn := &testNode{home: h, node: n, url: srv.URL, ops: ops.URL}
+	if tn.root, err = identity.LoadRoot(h.Root()); err != nil {
+		t.Fatal(err)
+	}
+	if tn.admin, err = identity.LoadIdentity(h.Keys(), cfg.Identity); err != nil {
+		t.Fatal(err)
+	}
+	tn.c = tn.client(t, tn.admin)
+	return tn
+}
+
+// client returns an API client that authenticates as id.
+func (tn *testNode) client(t testing.TB, id *identity.Identity) *api.Client {
+	t.Helper()
+	c, err := api.NewClient(tn.url, id, tn.root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.NewClient(srv.URL), id, h
+	return c
+}
+
+// startNode runs a one-org node and returns its admin's client.
+func startNode(t *testing.T) (*api.Client, *identity.Identity, node.Home) {
+	tn := startTestNode(t)
+	return tn.c, tn.admin, tn.home
 }
 
 func TestAPIEndToEnd(t *testing.T) {
@@ -133,7 +168,8 @@ func TestAPIRejections(t *testing.T) {
 		})
 	}
 	// an oversized body is refused before decoding
-	resp, err := http.Post(c.Base+"/v1/channels/default/txs", "application/json", strings.NewReader(`{"tx":"`+strings.Repeat("A", 9<<20)+`"}`))
+	req, _ := http.NewRequest("POST", c.Base+"/v1/channels/default/txs", strings.NewReader(`{"tx":"`+strings.Repeat("A", 9<<20)+`"}`))
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +183,26 @@ func TestAPIRejections(t *testing.T) {
 	if _, err := c.Status(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/metrics", "/openapi.json", "/healthz"} {
-		resp, err := http.Get(c.Base + path)
+}
+
+func TestOpsAndPublicRoutes(t *testing.T) {
+	tn := startTestNode(t)
+	for _, u := range []string{tn.ops + "/metrics", tn.ops + "/healthz"} {
+		resp, err := http.Get(u)
 		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", path, err, resp.Status)
+			t.Fatalf("%s: %v %v", u, err, resp)
 		}
 		resp.Body.Close()
 	}
+	resp, err := tn.c.HTTP.Get(tn.url + "/openapi.json")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("openapi.json: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// neither health nor metrics is on the API listener
+	resp, err = tn.c.HTTP.Get(tn.url + "/metrics")
+	if err != nil || resp.StatusCode != 404 {
+		t.Fatalf("/metrics on the API: %v %v", err, resp)
+	}
+	resp.Body.Close()
 }

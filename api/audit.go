@@ -27,8 +27,7 @@ func (s *Server) SetAuditor(a Auditor) {
 }
 
 func (s *Server) routeAudit() {
-	m := s.mux
-	m.HandleFunc("GET /v1/channels/{ch}/audit/bundle", s.auditBundle)
+	s.handle("GET", "/v1/channels/{ch}/audit/bundle", Reader, s.auditBundle)
 }
 
 func (s *Server) auditBundle(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,21 +20,36 @@ import (
 	"github.com/sealnet/sealnet/txerr"
 )
 
-// Client talks to one node's API.
+// Client talks to one node's API over TLS as one member.
 type Client struct {
-	Base string // e.g. http://127.0.0.1:7700
-	HTTP *http.Client
+	Base   string // e.g. https://127.0.0.1:7700
+	HTTP   *http.Client
+	Member *identity.Member // who the client authenticates as
 }
 
-// NewClient returns a client for the node at addr (host:port or URL).
-func NewClient(addr string) *Client {
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
+// NewClient returns a client for the node at addr (host:port or an https
+// URL) that authenticates as id and accepts only a node certificate of
+// id's org issued by root.
+func NewClient(addr string, id *identity.Identity, root *x509.Certificate) (*Client, error) {
+	switch {
+	case strings.HasPrefix(addr, "http://"):
+		return nil, fmt.Errorf("node address %s: the API is served over TLS only; use https://", addr)
+	case !strings.Contains(addr, "://"):
+		addr = "https://" + addr
+	case !strings.HasPrefix(addr, "https://"):
+		return nil, fmt.Errorf("node address %s: want https://HOST:PORT", addr)
+	}
+	if id == nil || root == nil {
+		return nil, errors.New("the API client needs a member identity and its org root")
+	}
+	if err := id.Member.Cert.CheckSignatureFrom(root); err != nil {
+		return nil, fmt.Errorf("identity %s@%s is not issued by the org root %q: %w", id.Member.ID, id.Member.Org, root.Subject.CommonName, err)
 	}
 	// large buffers: ciphertext streams through this client
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.WriteBufferSize, tr.ReadBufferSize = 256<<10, 256<<10
-	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{Transport: tr}}
+	tr.TLSClientConfig = ClientTLS(id, root)
+	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{Transport: tr}, Member: id.Member}, nil
 }
 
 // APIError is a non-2xx answer; it unwraps to the transaction error so
@@ -171,7 +188,11 @@ func (c *Client) Events(ctx context.Context, channel string, from int64, fn func
 		case strings.HasPrefix(line, "data: "):
 			data := line[len("data: "):]
 			if event == "error" {
-				return fmt.Errorf("event stream: %s", data)
+				var e ErrorResponse
+				if json.Unmarshal([]byte(data), &e) != nil || e.Error == "" {
+					return fmt.Errorf("event stream: %s", data)
+				}
+				return fmt.Errorf("event stream ended: %w", &txerr.Error{Code: txerr.Code(e.Code), Msg: e.Error})
 			}
 			var m EventMessage
 			if err := json.Unmarshal([]byte(data), &m); err != nil {

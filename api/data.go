@@ -40,14 +40,15 @@ type Decision struct {
 }
 
 func (s *Server) routeData() {
-	m := s.mux
-	m.HandleFunc("POST /v1/channels/{ch}/store", s.storePut)
-	m.HandleFunc("GET /v1/channels/{ch}/store/{cid}", s.storeGet)
-	m.HandleFunc("POST /v1/channels/{ch}/datakeys", s.dataKeyPut)
-	m.HandleFunc("DELETE /v1/channels/{ch}/datakeys/{cid}", s.dataKeyShred)
-	m.HandleFunc("POST /v1/channels/{ch}/keyrequests", s.keyRequest)
-	m.HandleFunc("GET /v1/keyrequests", s.pending)
-	m.HandleFunc("POST /v1/keyrequests/{id}", s.decide)
+	s.handle("POST", "/v1/channels/{ch}/store", Writer, s.storePut)
+	s.handle("GET", "/v1/channels/{ch}/store/{cid}", Reader, s.storeGet)
+	s.handle("POST", "/v1/channels/{ch}/datakeys", Writer, s.dataKeyPut,
+		"writer; a key already held is replaced only by the member that deposited it (the object's owner)")
+	s.handle("DELETE", "/v1/channels/{ch}/datakeys/{cid}", Writer, s.dataKeyShred,
+		"writer that deposited the key (the object's owner), or an admin of the org")
+	s.handle("POST", "/v1/channels/{ch}/keyrequests", Writer, s.keyRequest)
+	s.handle("GET", "/v1/keyrequests", Admin, s.pending)
+	s.handle("POST", "/v1/keyrequests/{id}", Admin, s.decide)
 }
 
 func (s *Server) shareSvc(w http.ResponseWriter) *node.Share {
@@ -193,7 +194,7 @@ func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.BadArgs, "cid: %v", err))
 		return
 	}
-	if err := sh.PutKey(r.PathValue("ch"), c, req.Key); err != nil {
+	if err := sh.PutKey(r.PathValue("ch"), c, req.Key, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -209,7 +210,7 @@ func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := sh.Shred(r.Context(), r.PathValue("ch"), c); err != nil {
+	if err := sh.Shred(r.Context(), r.PathValue("ch"), c, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}

@@ -50,6 +50,9 @@ type Server struct {
 	submits *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	height  *prometheus.GaugeVec
+	refused *prometheus.CounterVec
+	routes  []route
+	ops     *http.ServeMux
 
 	mu      sync.Mutex
 	auditor Auditor
@@ -64,29 +67,42 @@ func NewServer(n *node.Node) *Server {
 		Help: "Submit-to-commit latency.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}, []string{"channel"})
 	s.height = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sealnet_block_height",
 		Help: "Last committed height."}, []string{"channel"})
-	s.reg.MustRegister(s.submits, s.latency, s.height, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_api_refused_total",
+		Help: "API requests refused before their handler ran, by code."}, []string{"code"})
+	s.reg.MustRegister(s.submits, s.latency, s.height, s.refused, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, c := range n.Channels() {
 		s.watch(c)
 	}
-	m := s.mux
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	m.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	s.register()
+	s.ops = http.NewServeMux()
+	s.ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.ops.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	return s
+}
+
+// register builds the route table; every route is added here, with who may
+// call it (docs/API.md and openapi.json list the same table, and a test
+// keeps the three equal).
+func (s *Server) register() {
+	s.handle("GET", "/openapi.json", Public, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
 	})
-	m.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	m.HandleFunc("GET /v1/status", s.status)
-	m.HandleFunc("GET /v1/channels", s.status)
-	m.HandleFunc("POST /v1/channels", s.channel)
-	m.HandleFunc("POST /v1/channels/{ch}/txs", s.submit)
-	m.HandleFunc("GET /v1/channels/{ch}/txs/{id}", s.tx)
-	m.HandleFunc("GET /v1/channels/{ch}/blocks/{h}", s.block)
-	m.HandleFunc("POST /v1/channels/{ch}/query/{contract}/{method}", s.query)
-	m.HandleFunc("GET /v1/channels/{ch}/events", s.events)
+	s.handle("GET", "/v1/status", Reader, s.status)
+	s.handle("GET", "/v1/channels", Reader, s.status)
+	s.handle("POST", "/v1/channels", Admin, s.channel)
+	s.handle("POST", "/v1/channels/{ch}/txs", Writer, s.submit)
+	s.handle("GET", "/v1/channels/{ch}/txs/{id}", Reader, s.tx)
+	s.handle("GET", "/v1/channels/{ch}/blocks/{h}", Reader, s.block)
+	s.handle("POST", "/v1/channels/{ch}/query/{contract}/{method}", Reader, s.query)
+	s.handle("GET", "/v1/channels/{ch}/events", Reader, s.events)
 	s.routeData()
 	s.routeAudit()
-	return s
 }
+
+// Ops returns the operations handler (health and metrics), served on its
+// own listener, loopback by default, without client certificates.
+func (s *Server) Ops() http.Handler { return s.ops }
 
 func (s *Server) watch(c *ledger.Channel) {
 	g := s.height.WithLabelValues(c.Name)
@@ -419,12 +435,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-ping.C:
+			if err := s.stillAllowed(r, c.Name); err != nil {
+				endStream(w, fl, err)
+				return
+			}
 			fmt.Fprint(w, ": ping\n\n")
 			fl.Flush()
 		case b, ok := <-live:
 			if !ok {
 				fmt.Fprint(w, "event: error\ndata: {\"error\":\"subscriber fell behind; reconnect with ?from=height\"}\n\n")
 				fl.Flush()
+				return
+			}
+			// a revocation in this block ends the stream before its events
+			if err := s.stillAllowed(r, c.Name); err != nil {
+				endStream(w, fl, err)
 				return
 			}
 			if b.Height <= last {
@@ -438,4 +463,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
+}
+
+// endStream tells an event subscriber why its stream ends.
+func endStream(w io.Writer, fl http.Flusher, err error) {
+	code := txerr.CodeOf(err)
+	b, _ := json.Marshal(ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
+	fmt.Fprintf(w, "event: error\ndata: %s\n\n", b)
+	fl.Flush()
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"crypto/ecdsa"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,4 +69,28 @@ func LoadIdentity(dir, name string) (*Identity, error) {
 		return nil, fmt.Errorf("%s: %w", name, ErrKeyMismatch)
 	}
 	return &Identity{Key: key, Member: m, CertDER: cert.Raw}, nil
+}
+
+// SaveRoot stores an org's root certificate at path.
+func SaveRoot(path string, root *x509.Certificate) error {
+	if !root.IsCA {
+		return fmt.Errorf("%s is not a CA certificate", root.Subject)
+	}
+	return writeFileAtomic(path, EncodeCertPEM(root.Raw), 0o644)
+}
+
+// LoadRoot reads the org root certificate stored by SaveRoot.
+func LoadRoot(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := DecodeCertPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !c.IsCA {
+		return nil, fmt.Errorf("%s: not a CA certificate", path)
+	}
+	return c, nil
 }

@@ -22,15 +22,19 @@ const (
 	RoleNode      Role = "node"
 	RoleCertifier Role = "certifier"
 	RoleWorker    Role = "worker"
+	// RoleAuditor reads a channel (blocks, transactions, queries, events,
+	// audit bundles) through its org's node and writes nothing: no contract
+	// method admits it.
+	RoleAuditor Role = "auditor"
 )
 
-// ParseRole accepts one of the five roles.
+// ParseRole accepts one of the six roles.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleAdmin, RoleClient, RoleNode, RoleCertifier, RoleWorker:
+	case RoleAdmin, RoleClient, RoleNode, RoleCertifier, RoleWorker, RoleAuditor:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want admin, client, node, certifier or worker)", s)
+	return "", fmt.Errorf("unknown role %q (want admin, client, node, certifier, worker or auditor)", s)
 }
 
 // Errors of certificate checks.

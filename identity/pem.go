@@ -61,3 +61,27 @@ func DecodeCSRPEM(b []byte) ([]byte, error) {
 	}
 	return blk.Bytes, nil
 }
+
+// DecodeCertChainPEM parses every certificate of a PEM text, in order.
+func DecodeCertChainPEM(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no CERTIFICATE block in PEM")
+	}
+	return out, nil
+}

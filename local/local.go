@@ -1,5 +1,5 @@
 // Package local runs a whole consortium in one process: one node per org,
-// each with its API on a loopback HTTP server, joined in one channel over
+// each with its API on a loopback TLS server, joined in one channel over
 // real CometBFT consensus and libp2p. The demos and the share benchmark run
 // on it.
 package local
@@ -75,31 +75,46 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 			c.Close()
 			return nil, err
 		}
-		if o.Admin, err = identity.LoadIdentity(tn.Home.Keys(), "admin"); err != nil {
-			c.Close()
-			return nil, err
-		}
 	}
 	return c, c.waitConnected(30 * time.Second)
 }
 
-// Start opens the org's node and serves its API.
+// Start opens the org's node and serves its API over TLS; API is a client
+// authenticated as the org's admin.
 func (o *Org) Start() error {
+	admin, err := identity.LoadIdentity(o.Home.Keys(), "admin")
+	if err != nil {
+		return err
+	}
 	n, err := node.Open(o.Home, o.log)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.apiAddr)
+	ln, err := api.Listen(o.apiAddr, n.Identity)
 	if err != nil {
 		n.Close()
 		return err
 	}
-	o.Node = n
+	o.Node, o.Admin = n, admin
 	o.Server = api.NewServer(n)
 	o.srv = &http.Server{Handler: o.Server, ReadHeaderTimeout: 10 * time.Second}
 	go o.srv.Serve(ln)
-	o.API = api.NewClient(ln.Addr().String())
+	o.apiAddr = ln.Addr().String()
+	if o.API, err = o.Client(admin); err != nil {
+		o.Stop()
+		return err
+	}
 	return nil
+}
+
+// Client returns an API client of the org's node that authenticates as id,
+// a member of the org.
+func (o *Org) Client(id *identity.Identity) (*api.Client, error) {
+	root, err := identity.LoadRoot(o.Home.Root())
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(o.apiAddr, id, root)
 }
 
 // Stop takes the org's node offline (its home stays; Start brings it back).

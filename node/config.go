@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -31,9 +32,15 @@ type Config struct {
 	Channels     []ChannelConfig `toml:"channels"`
 }
 
-// APIConfig is the HTTP API section.
+// APIConfig is the API section.
 type APIConfig struct {
-	Listen string `toml:"listen"` // host:port; keep it on loopback or behind a proxy
+	// Listen is the API's host:port, served over TLS with the node's
+	// certificate; callers authenticate with their member certificates.
+	// 0.0.0.0:PORT lets the org's members reach it over the network.
+	Listen string `toml:"listen"`
+	// OpsListen serves /healthz and /metrics without authentication;
+	// keep it on loopback (or a monitoring network). Empty: off.
+	OpsListen string `toml:"ops_listen"`
 }
 
 // P2PConfig is the libp2p host (storage exchange and key transfer).
@@ -76,7 +83,7 @@ type ChannelConfig struct {
 func DefaultConfig(org string) Config {
 	return Config{
 		Org: org, Identity: "admin", NodeIdentity: "node",
-		API:      APIConfig{Listen: "127.0.0.1:7700"},
+		API:      APIConfig{Listen: "127.0.0.1:7700", OpsListen: "127.0.0.1:7701"},
 		P2P:      P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/4001"}},
 		Share:    ShareConfig{Policy: PolicyChannel},
 		Log:      LogConfig{Level: "info", Format: "text"},
@@ -98,6 +105,11 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		return fmt.Errorf("api.listen %q: %w", c.API.Listen, err)
+	}
+	if c.API.OpsListen != "" {
+		if _, _, err := net.SplitHostPort(c.API.OpsListen); err != nil {
+			return fmt.Errorf("api.ops_listen %q: %w", c.API.OpsListen, err)
+		}
 	}
 	switch c.Share.Policy {
 	case PolicyChannel, PolicyAllowlist, PolicyApproval:
@@ -128,6 +140,10 @@ func (h Home) Config() string { return filepath.Join(string(h), ConfigFile) }
 
 // Keys is the member keystore (keys never leave it).
 func (h Home) Keys() string { return filepath.Join(string(h), "keys") }
+
+// Root is the org's root certificate: the node's API presents a node
+// certificate issued by it, and members' clients accept no other.
+func (h Home) Root() string { return filepath.Join(string(h), "root.pem") }
 
 // CA is the org CA's directory (present on the admin's machine only).
 func (h Home) CA() string { return filepath.Join(string(h), "ca") }
@@ -185,4 +201,44 @@ func (h Home) Chain(ch ChannelConfig, moniker string) ledger.ChainConfig {
 	return ledger.ChainConfig{Home: h.Channel(ch.Name), Moniker: moniker, P2PListen: ch.P2PListen,
 		PersistentPeers: ch.PersistentPeers, TimeoutCommit: time.Duration(ch.TimeoutCommitMS) * time.Millisecond,
 		EmptyBlocks: time.Duration(ch.EmptyBlocksS) * time.Second, MempoolSize: ch.MempoolSize}
+}
+
+// ClientFile is the client configuration of a member's home, one that
+// holds the member's keystore but no node (a member's own machine).
+const ClientFile = "client.toml"
+
+// ClientConfig names the org node a member's CLI talks to, and as whom.
+type ClientConfig struct {
+	Node     string `toml:"node"`     // https://HOST:PORT of the org's node
+	Identity string `toml:"identity"` // keystore identity the CLI presents and signs with
+}
+
+// LoadClientConfig reads client.toml; a home without one gives an empty
+// configuration.
+func (h Home) LoadClientConfig() (*ClientConfig, error) {
+	var c ClientConfig
+	p := filepath.Join(string(h), ClientFile)
+	md, err := toml.DecodeFile(p, &c)
+	if errors.Is(err, os.ErrNotExist) {
+		return &c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown setting %s", p, und[0])
+	}
+	return &c, nil
+}
+
+// SaveClientConfig writes client.toml.
+func (h Home) SaveClientConfig(c *ClientConfig) error {
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(string(h), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(string(h), ClientFile), []byte(b.String()), 0o600)
 }

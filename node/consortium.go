@@ -63,6 +63,9 @@ func CreateOrg(h Home, org string, now time.Time) (*OrgMaterial, error) {
 	if err := ca.Save(h.CA()); err != nil {
 		return nil, err
 	}
+	if err := identity.SaveRoot(h.Root(), ca.Cert); err != nil {
+		return nil, err
+	}
 	return om, nil
 }
 

@@ -243,33 +243,59 @@ func (s *Share) keyPath(channel, c string) string {
 	return filepath.Join(string(s.n.Home), "datakeys", channel, c+".key")
 }
 
-// PutKey stores a data key handed over by a member of this node's org,
-// HPKE-sealed to the node's own key, so a copy of the key directory alone
-// opens nothing.
-func (s *Share) PutKey(channel string, c cid.Cid, key []byte) error {
+// PutKey stores a data key handed over by owner, a member of this node's
+// org, HPKE-sealed to the node's own key, so a copy of the key directory
+// alone opens nothing. The key file records its owner: a key already held
+// is replaced only by the member that deposited it.
+func (s *Share) PutKey(channel string, c cid.Cid, key []byte, owner *identity.Member) error {
 	if len(key) != seal.KeySize {
 		return txerr.New(txerr.BadArgs, "data key is %d bytes, want %d", len(key), seal.KeySize)
 	}
 	if _, err := s.n.Channel(channel); err != nil {
 		return err
 	}
+	if owner == nil {
+		return txerr.New(txerr.UnknownCert, "a data key is deposited by its owner, and none was authenticated")
+	}
+	p := s.keyPath(channel, c.String())
+	if _, held, err := s.readKey(p); err == nil && held != owner.Fingerprint {
+		return txerr.New(txerr.RoleDenied, "the data key of %s was deposited by certificate %s; only that member may replace it", c, held)
+	}
 	wrapped, err := share.SealTo(&s.n.Identity.Key.PublicKey, key)
 	if err != nil {
 		return err
 	}
-	p := s.keyPath(channel, c.String())
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(p, []byte(hex.EncodeToString(wrapped)), 0o600)
+	return os.WriteFile(p, []byte(hex.EncodeToString(wrapped)+"\n"+owner.Fingerprint.String()+"\n"), 0o600)
+}
+
+// readKey reads a key file: the wrapped key, then its owner's fingerprint
+// (files written before owners were recorded have none: their owner is the
+// zero fingerprint, which only an admin matches).
+func (s *Share) readKey(p string) (wrapped []byte, owner identity.Fingerprint, err error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, owner, err
+	}
+	lines := strings.Fields(string(b))
+	if len(lines) == 0 {
+		return nil, owner, fmt.Errorf("key file %s is empty", filepath.Base(p))
+	}
+	if wrapped, err = hex.DecodeString(lines[0]); err != nil {
+		return nil, owner, fmt.Errorf("key file %s: %w", filepath.Base(p), err)
+	}
+	if len(lines) > 1 {
+		if owner, err = identity.ParseFingerprint(lines[1]); err != nil {
+			return nil, owner, fmt.Errorf("key file %s: owner: %w", filepath.Base(p), err)
+		}
+	}
+	return wrapped, owner, nil
 }
 
 func (s *Share) loadKey(channel, c string) ([]byte, error) {
-	b, err := os.ReadFile(s.keyPath(channel, c))
-	if err != nil {
-		return nil, err
-	}
-	wrapped, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	wrapped, _, err := s.readKey(s.keyPath(channel, c))
 	if err != nil {
 		return nil, err
 	}
@@ -277,9 +303,22 @@ func (s *Share) loadKey(channel, c string) ([]byte, error) {
 }
 
 // Shred destroys a data key (overwritten, then removed) and the local
-// blocks of its ciphertext.
-func (s *Share) Shred(ctx context.Context, channel string, c cid.Cid) error {
+// blocks of its ciphertext. Only the key's owner or an admin of the org
+// may shred it.
+func (s *Share) Shred(ctx context.Context, channel string, c cid.Cid, by *identity.Member) error {
 	p := s.keyPath(channel, c.String())
+	if by == nil {
+		return txerr.New(txerr.UnknownCert, "a data key is shredded by its owner or an admin, and none was authenticated")
+	}
+	_, owner, err := s.readKey(p)
+	switch {
+	case err == nil && owner != by.Fingerprint && by.Role != identity.RoleAdmin:
+		return txerr.New(txerr.RoleDenied, "the data key of %s belongs to certificate %s; %s@%s is neither its owner nor an admin", c, owner, by.ID, by.Org)
+	case errors.Is(err, os.ErrNotExist) && by.Role != identity.RoleAdmin:
+		// already shredded (a retried purge): what blocks remain have no
+		// owner on record, and only an admin clears them
+		return nil
+	}
 	if f, err := os.OpenFile(p, os.O_WRONLY, 0); err == nil {
 		if fi, err := f.Stat(); err == nil {
 			f.Write(make([]byte, fi.Size()))

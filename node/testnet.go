@@ -91,6 +91,7 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 		}
 		cfg := DefaultConfig(n.Org)
 		cfg.API.Listen = n.API
+		cfg.API.OpsListen = fmt.Sprintf("%s:%d", n.Host, o.APIPort+1)
 		cfg.P2P.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/%d", n.Host, o.LibP2P)}
 		for j, m := range nodes {
 			if j != i {

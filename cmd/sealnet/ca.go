@@ -12,6 +12,7 @@ import (
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/node"
 )
 
 const certValidity = 2 * 365 * 24 * time.Hour
@@ -119,7 +120,7 @@ made in this home's keystore, never leaving it.`,
 				if err := identity.SaveIdentity(g.Home().Keys(), m.ID, key.k, der); err != nil {
 					return err
 				}
-			} else if err := os.WriteFile(out, identity.EncodeCertPEM(der), 0o644); err != nil {
+			} else if err := os.WriteFile(out, append(identity.EncodeCertPEM(der), identity.EncodeCertPEM(ca.Cert.Raw)...), 0o644); err != nil {
 				return err
 			}
 			res := map[string]any{"id": m.ID, "org": m.Org, "role": m.Role, "fingerprint": m.Fingerprint.String()}
@@ -142,7 +143,7 @@ made in this home's keystore, never leaving it.`,
 	}
 	f := c.Flags()
 	f.StringVar(&name, "name", "", "member ID of a local member")
-	f.StringVar(&roleName, "role", "client", "admin, client, node, certifier or worker")
+	f.StringVar(&roleName, "role", "client", "admin, client, node, certifier, worker or auditor")
 	f.StringVar(&csrFile, "csr", "", "CSR file of a remote member")
 	f.StringVar(&out, "out", "", "certificate file to write (with --csr)")
 	f.BoolVar(&noEnroll, "no-enroll", false, "only issue; do not enroll on the channel")
@@ -154,11 +155,19 @@ type keyHolder struct{ k *ecdsa.PrivateKey }
 func caImportCmd(g *globals) *cobra.Command {
 	var name, certFile string
 	c := &cobra.Command{
-		Use:   "import --name ID --cert FILE",
-		Short: "Store the certificate the admin issued beside the key made by 'ca csr'",
-		Args:  cobra.NoArgs,
+		Use:   "import --name ID --cert FILE [--node https://HOST:PORT]",
+		Short: "Store the certificate the admin issued beside the key made by 'ca csr', and the org root it carries",
+		Long: `Store the certificate the admin issued (sealnet ca issue --csr) beside the key
+that 'sealnet ca csr' made in this home's keystore. The file also carries the
+org's root certificate: it is saved as root.pem, and the CLI accepts only a
+node whose certificate that root issued.
+
+With --node, this home becomes the member's own machine: client.toml names
+the org's node and this identity, so later commands need neither flag.`,
+		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			key, err := identity.LoadKey(g.Home().Keys(), name)
+			h := g.Home()
+			key, err := identity.LoadKey(h.Keys(), name)
 			if err != nil {
 				return err
 			}
@@ -166,19 +175,39 @@ func caImportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cert, err := identity.DecodeCertPEM(pemBytes)
+			chain, err := identity.DecodeCertChainPEM(pemBytes)
 			if err != nil {
 				return err
 			}
-			if err := identity.SaveIdentity(g.Home().Keys(), name, key, cert.Raw); err != nil {
+			cert := chain[0]
+			if len(chain) > 1 {
+				root := chain[len(chain)-1]
+				if err := cert.CheckSignatureFrom(root); err != nil {
+					return fmt.Errorf("%s: the certificate is not issued by the root it carries: %w", certFile, err)
+				}
+				if err := identity.SaveRoot(h.Root(), root); err != nil {
+					return err
+				}
+			} else if _, err := identity.LoadRoot(h.Root()); err != nil {
+				return fmt.Errorf("%s carries no org root and %s has none: ask the admin for a file made by 'sealnet ca issue --csr'", certFile, h.Root())
+			}
+			if err := identity.SaveIdentity(h.Keys(), name, key, cert.Raw); err != nil {
 				return err
 			}
-			_, err = identity.LoadIdentity(g.Home().Keys(), name)
-			return err
+			if _, err := identity.LoadIdentity(h.Keys(), name); err != nil {
+				return err
+			}
+			if g.nodeAddr != "" {
+				if err := h.SaveClientConfig(&node.ClientConfig{Node: g.nodeAddr, Identity: name}); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(os.Stderr, "identity %s stored in %s\n", name, h.Keys())
+			return nil
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "member ID")
-	c.Flags().StringVar(&certFile, "cert", "", "certificate PEM")
+	c.Flags().StringVar(&certFile, "cert", "", "certificate PEM (with the org root after it)")
 	c.MarkFlagRequired("name")
 	c.MarkFlagRequired("cert")
 	return c

@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func main() {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.home, "home", defaultHome(), "node home directory (env SEALNET_HOME)")
 	pf.BoolVar(&g.json, "json", false, "machine-readable JSON output")
-	pf.StringVar(&g.nodeAddr, "node", "", "node API address (default: api.listen of the home's config)")
+	pf.StringVar(&g.nodeAddr, "node", "", "node API, https://HOST:PORT (default: client.toml's node, else api.listen of the home's config)")
 	pf.StringVar(&g.channel, "channel", "default", "channel to act on")
 	pf.StringVar(&g.identity, "identity", "", "keystore identity to sign with (default: the home's config)")
 	pf.DurationVar(&g.timeout, "timeout", 60*time.Second, "how long to wait for the node")
@@ -67,29 +68,60 @@ func defaultHome() string {
 
 func (g *globals) Home() node.Home { return node.Home(g.home) }
 
-// client returns an API client for the home's node.
+// client returns an API client for the home's node, authenticated as the
+// signing identity: the node is --node, else client.toml's node (a member's
+// own machine), else api.listen of the home's node.
 func (g *globals) client() (*api.Client, error) {
-	if g.nodeAddr != "" {
-		return api.NewClient(g.nodeAddr), nil
-	}
-	cfg, err := g.Home().LoadConfig()
+	id, err := g.signer()
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(cfg.API.Listen), nil
-}
-
-// signer loads the identity transactions are signed with.
-func (g *globals) signer() (*identity.Identity, error) {
-	name := g.identity
-	if name == "" {
-		cfg, err := g.Home().LoadConfig()
+	h := g.Home()
+	root, err := identity.LoadRoot(h.Root())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no org root certificate at %s: import the certificate file your admin issued with 'sealnet ca import' (it carries the root)", h.Root())
+	}
+	if err != nil {
+		return nil, err
+	}
+	addr := g.nodeAddr
+	if addr == "" {
+		cc, err := h.LoadClientConfig()
 		if err != nil {
 			return nil, err
 		}
+		addr = cc.Node
+	}
+	if addr == "" {
+		cfg, err := h.LoadConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no node to talk to: give --node https://HOST:PORT (%w)", err)
+		}
+		addr = cfg.API.Listen
+	}
+	return api.NewClient(addr, id, root)
+}
+
+// signer loads the identity the CLI authenticates and signs with:
+// --identity, else client.toml's identity, else the home's config.
+func (g *globals) signer() (*identity.Identity, error) {
+	name := g.identity
+	h := g.Home()
+	if name == "" {
+		cc, err := h.LoadClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		name = cc.Identity
+	}
+	if name == "" {
+		cfg, err := h.LoadConfig()
+		if err != nil {
+			return nil, fmt.Errorf("no identity to use: give --identity NAME (%w)", err)
+		}
 		name = cfg.Identity
 	}
-	id, err := identity.LoadIdentity(g.Home().Keys(), name)
+	id, err := identity.LoadIdentity(h.Keys(), name)
 	if err != nil {
 		return nil, fmt.Errorf("identity %q: %w", name, err)
 	}

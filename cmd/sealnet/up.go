@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,14 +80,24 @@ func runNode(g *globals, org string, attach attachFunc) error {
 		return err
 	}
 	defer n.Close()
-	ln, err := net.Listen("tcp", cfg.API.Listen)
+	ln, err := api.Listen(cfg.API.Listen, n.Identity)
 	if err != nil {
-		return fmt.Errorf("api listen: %w", err)
+		return err
 	}
 	apiSrv := api.NewServer(n)
-	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: tlsErrorLog(log)}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.API.OpsListen != "" {
+		oln, err := net.Listen("tcp", cfg.API.OpsListen)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("api ops listen: %w", err)
+		}
+		ops := &http.Server{Handler: apiSrv.Ops(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- ops.Serve(oln) }()
+		defer ops.Close()
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	wait := func() error { return nil }
@@ -96,7 +107,7 @@ func runNode(g *globals, org string, attach attachFunc) error {
 			return err
 		}
 	}
-	log.Info("node up", "org", cfg.Org, "api", "http://"+ln.Addr().String(), "home", string(h))
+	log.Info("node up", "org", cfg.Org, "api", "https://"+ln.Addr().String(), "ops", cfg.API.OpsListen, "home", string(h))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
@@ -130,4 +141,11 @@ func newLogger(c node.LogConfig) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// tlsErrorLog sends the HTTP server's own messages (failed TLS handshakes
+// above all: a client without the org's trust, a port scanner) to the
+// node's log at debug level instead of standard error.
+func tlsErrorLog(log *slog.Logger) *stdlog.Logger {
+	return slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 }
