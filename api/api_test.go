@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,6 +63,7 @@ func startTestNode(t *testing.T) *testNode {
 	as := api.NewServer(n)
 	srv := httptest.NewUnstartedServer(as)
 	srv.TLS = api.ServerTLS(n.Identity)
+	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // refused handshakes are expected here
 	srv.StartTLS()
 	ops := httptest.NewServer(as.Ops())
 	t.Cleanup(func() { srv.Close(); ops.Close(); n.Close() })
