@@ -48,6 +48,11 @@ func Share(ctx context.Context, w io.Writer) error {
 	}
 	p("    A = %s@%s  role %s  certificate %s (CSR issued by %s's CA, enrolled in tx %s at height %d)",
 		alice.Member.ID, alice.Member.Org, alice.Member.Role, alice.Member.Fingerprint, A.Name, enrolled.TxID[:16], enrolled.Height)
+	// alice reaches her org's node over TLS with her own certificate
+	aliceAPI, err := A.Client(alice)
+	if err != nil {
+		return err
+	}
 
 	data := sampleLog()
 	sum := sha256.Sum256(data)
@@ -67,7 +72,7 @@ func Share(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	p("\n[5] A queries the chain by keyword (Querfile, itself recorded)")
-	q, err := A.API.Call(ctx, alice, ch, index.Name, "querfile", index.FindArgs{Keyword: "maintenance"})
+	q, err := aliceAPI.Call(ctx, alice, ch, index.Name, "querfile", index.FindArgs{Keyword: "maintenance"})
 	if err != nil || q.Code != 0 {
 		return fmt.Errorf("step 5: %v %s", err, q.Error)
 	}
@@ -83,7 +88,7 @@ func Share(ctx context.Context, w io.Writer) error {
 
 	p("\n[7] A requests the data key from B: {ID_A, ID_B, T_AB, Hash_Data, TXnumber, nonce}, signed by A, HPKE-sealed to B's node")
 	var out bytes.Buffer
-	got, err := member.Get(ctx, A.API, alice, ch, put.TXNumber, &out, nil)
+	got, err := member.Get(ctx, aliceAPI, alice, ch, put.TXNumber, &out, nil)
 	if err != nil {
 		return fmt.Errorf("steps 7-9: %w", err)
 	}
@@ -113,7 +118,7 @@ func Share(ctx context.Context, w io.Writer) error {
 	if err := A.WaitHeight(pt.Height, 10*time.Second); err != nil {
 		return err
 	}
-	_, err = member.Get(ctx, A.API, alice, ch, put.TXNumber, io.Discard, nil)
+	_, err = member.Get(ctx, aliceAPI, alice, ch, put.TXNumber, io.Discard, nil)
 	var denied *member.DeniedError
 	if !errors.As(err, &denied) {
 		return fmt.Errorf("request after purge: want a denial, got %v", err)
