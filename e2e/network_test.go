@@ -149,9 +149,10 @@ func testnet(t *testing.T, sealnet string, n int) (dir, first string) {
 	dir = t.TempDir()
 	hostBase := 100 + rand.IntN(100)
 	first = fmt.Sprintf("127.0.0.%d", hostBase+1)
-	p2pPort, apiPort, libp2pPort := freePort(t, first), freePort(t, first), freePort(t, first)
+	p2pPort, apiPort, libp2pPort, opsPort := freePort(t, first), freePort(t, first), freePort(t, first), freePort(t, first)
 	if err := run(t, sealnet, nil, "testnet", "--orgs", fmt.Sprint(n), "--out", dir, "--host-base", fmt.Sprint(hostBase),
-		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort)); err != nil {
+		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort),
+		"--ops-port", fmt.Sprint(opsPort)); err != nil {
 		t.Fatal(err)
 	}
 	return dir, first

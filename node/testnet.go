@@ -19,6 +19,7 @@ type TestnetOptions struct {
 	Channel string
 	P2PPort int // every node listens on its own 127.0.0.x with this port
 	APIPort int
+	OpsPort int // health and metrics (0: APIPort+1)
 	LibP2P  int // libp2p port (storage and key transfer)
 	// TimeoutCommitMS is the pause after each commit (0: 100 ms, which
 	// keeps blocks full when several validators gossip over a network)
@@ -91,7 +92,11 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 		}
 		cfg := DefaultConfig(n.Org)
 		cfg.API.Listen = n.API
-		cfg.API.OpsListen = fmt.Sprintf("%s:%d", n.Host, o.APIPort+1)
+		ops := o.OpsPort
+		if ops == 0 {
+			ops = o.APIPort + 1
+		}
+		cfg.API.OpsListen = fmt.Sprintf("%s:%d", n.Host, ops)
 		cfg.P2P.Listen = []string{fmt.Sprintf("/ip4/%s/tcp/%d", n.Host, o.LibP2P)}
 		for j, m := range nodes {
 			if j != i {

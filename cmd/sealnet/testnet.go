@@ -35,6 +35,7 @@ func testnetCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Channel, "channel-name", "default", "channel of the network")
 	f.IntVar(&o.P2PPort, "p2p-port", 26656, "P2P port (each node has its own 127.0.0.x)")
 	f.IntVar(&o.APIPort, "api-port", 7700, "API port")
+	f.IntVar(&o.OpsPort, "ops-port", 0, "operations port: /healthz and /metrics (default: the API port + 1)")
 	f.IntVar(&o.LibP2P, "libp2p-port", 4001, "libp2p port (storage exchange, key transfer)")
 	f.IntVar(&o.HostBase, "host-base", 1, "node i listens on 127.0.0.(host-base+i)")
 	c.MarkFlagRequired("out")
