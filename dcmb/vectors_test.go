@@ -2,12 +2,21 @@ package dcmb_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/cometbft/cometbft/types"
 
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/dcmb"
+	"github.com/sealnet/sealnet/dcmb/bundle"
+	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/evidence"
 	"github.com/sealnet/sealnet/internal/golden"
 )
@@ -322,4 +331,149 @@ func TestDCMBBatchFileVectors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bundleVector is docs/vectors/bundle.json: an audit bundle of one
+// sealed-mode message with the genesis it verifies against. The checking
+// test is in dcmb/bundle; this file only generates it.
+type bundleVector struct {
+	Comment string          `json:"comment"`
+	Genesis json.RawMessage `json:"genesis"`
+	Bundle  golden.Hex      `json:"bundle"`
+	Fields  bundleFields    `json:"fields"`
+	Report  bundleReport    `json:"report"`
+}
+
+type bundleFields struct {
+	Version     int             `json:"version"`
+	Stream      string          `json:"stream"`
+	Messages    []bundleMessage `json:"messages"`
+	Proof       []golden.Hex    `json:"proof"`
+	Tx          golden.Hex      `json:"tx"`
+	TxProof     bundleProof     `json:"tx_proof"`
+	Result      golden.Hex      `json:"result"`
+	ResultProof bundleProof     `json:"result_proof"`
+	Header      golden.Hex      `json:"header"`
+	NextHeader  golden.Hex      `json:"next_header"`
+	Commit      golden.Hex      `json:"commit"`
+}
+
+type bundleMessage struct {
+	Seq   uint64     `json:"seq"`
+	Key   string     `json:"key"`
+	Value golden.Hex `json:"value"`
+	Salt  golden.Hex `json:"salt"`
+}
+
+type bundleProof struct {
+	Index uint64       `json:"index"`
+	Total uint64       `json:"total"`
+	Aunts []golden.Hex `json:"aunts"`
+}
+
+// bundleReport is what verifying the bundle establishes.
+type bundleReport struct {
+	ChainID  string     `json:"chain_id"`
+	Height   int64      `json:"height"`
+	TxID     string     `json:"tx_id"`
+	Mode     string     `json:"mode"`
+	FirstSeq uint64     `json:"first_seq"`
+	Count    uint64     `json:"count"`
+	Root     string     `json:"root"`
+	Leaf     golden.Hex `json:"leaf"`
+}
+
+const bundleFile = "bundle.json"
+
+func toBundleVector(t *testing.T, raw []byte, genesis json.RawMessage) bundleVector {
+	b, err := bundle.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := types.GenesisDocFromJSON(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bundle.Verify(b, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := func(bs [][]byte) []golden.Hex { // nil stays null, empty stays []
+		if bs == nil {
+			return nil
+		}
+		return hexes(bs)
+	}
+	proof := func(p bundle.MerkleProof) bundleProof {
+		return bundleProof{Index: p.Index, Total: p.Total, Aunts: list(p.Aunts)}
+	}
+	v := bundleVector{
+		Comment: "An audit bundle: canonical CBOR (text keys) of fields, verified against genesis alone as dcmb/bundle.Verify does: " +
+			"the commit of next_header is signed by more than 2/3 of the genesis validators' power; header is its parent; " +
+			"tx is in header's DataHash and its result (code 0, data = result) in next_header's LastResultsHash (CometBFT Merkle proofs); " +
+			"tx is an envelope calling audit.anchor whose arguments agree with result; the disclosed message's leaf " +
+			"(evidence.json's leaf formula with the given salt) is included under the anchored root by proof (RFC 6962). " +
+			"header, next_header and commit are CometBFT v0.38 protobuf. report is what verifying it establishes.",
+		Genesis: genesis, Bundle: raw,
+		Fields: bundleFields{Version: b.Version, Stream: b.Stream, Proof: list(b.Proof), Tx: b.Tx, TxProof: proof(b.TxProof),
+			Result: b.Result, ResultProof: proof(b.ResultProof), Header: b.Header, NextHeader: b.NextHeader, Commit: b.Commit},
+		Report: bundleReport{ChainID: rep.ChainID, Height: rep.Height, TxID: rep.TxID, Mode: rep.Mode,
+			FirstSeq: rep.Batch.FirstSeq, Count: rep.Batch.Count, Root: rep.Batch.Root},
+	}
+	for _, m := range b.Messages {
+		v.Fields.Messages = append(v.Fields.Messages, bundleMessage{Seq: m.Seq, Key: m.Key, Value: m.Value, Salt: m.Salt})
+		var salt [evidence.SaltSize]byte
+		copy(salt[:], m.Salt)
+		v.Report.Leaf = evidence.LeafHash(salt, m.Seq, evidence.Record(m.Key, m.Value))
+	}
+	return v
+}
+
+// TestBundleVectorsGenerate writes docs/vectors/bundle.json with -update:
+// a one-org consortium streams the vector messages in one sealed batch,
+// anchors it, and exports the bundle of the middle message. A bundle
+// already in the file that still verifies is kept (delete the file to make
+// a new one), since each run makes a new chain.
+func TestBundleVectorsGenerate(t *testing.T) {
+	if !golden.Updating() {
+		t.Skip("generates docs/vectors/bundle.json with -update; dcmb/bundle checks it")
+	}
+	var old bundleVector
+	if golden.LoadIfPresent(t, bundleFile, &old) {
+		if b, err := bundle.Decode(old.Bundle); err == nil {
+			if g, err := types.GenesisDocFromJSON(old.Genesis); err == nil {
+				if _, err := bundle.Verify(b, g); err == nil {
+					golden.Save(t, bundleFile, toBundleVector(t, old.Bundle, old.Genesis))
+					return
+				}
+			}
+		}
+		t.Log("the bundle in the file no longer verifies: making a new one")
+	}
+	c, _ := consortium(t, 1)
+	o := c.Orgs[0]
+	src := &chanSource{c: make(chan source.Message)}
+	send := start(t, o, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: vecStream, Receiver: o.Name, MaxBatch: len(vecMessages),
+		Interval: dcmb.Duration{Duration: time.Minute}, Source: dcmb.SourceConfig{Kind: "stdin"}}}}, src)
+	for _, m := range vecMessages {
+		src.c <- source.Message{Key: m.Key, Value: m.Value, Time: time.Now()}
+	}
+	waitFor(t, "the batch anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == uint64(len(vecMessages)) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var b *bundle.Bundle
+	waitFor(t, "the bundle exported", 30*time.Second, func() bool {
+		var err error
+		b, err = send.rt.Export(ctx, vecStream, 1)
+		return err == nil
+	})
+	raw, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, err := os.ReadFile(filepath.Join(o.Home.Chain(o.Node.Config().Channels[0], "").Home, "config", "genesis.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Save(t, bundleFile, toBundleVector(t, raw, genesis))
 }
