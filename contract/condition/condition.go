@@ -3,16 +3,17 @@
 // matching hash, without ever seeing the raw value or even the label.
 //
 // The party interested in a condition (e.g. the machine manufacturer)
-// registers H = SHA-256("sealnet/label/v1\0" || salt || label) for a label
-// such as "Maintenance imminent", with a salt it shares only with the data
-// sender. The sender's DCMB maps a raw value to a label, hashes it the same
-// way and submits the hash; on a match the contract emits an event addressed
-// to the registering org with the condition's importance. The chain sees
-// only hashes; a non-matching submission reveals nothing but its hash.
+// registers H = Hash(label, salt) for a label such as "Maintenance
+// imminent", with a salt it shares only with the data sender. The sender's
+// DCMB maps a raw value to a label, hashes it the same way and submits the
+// hash; on a match the contract emits an event addressed to the registering
+// org with the condition's importance. The chain sees only hashes; a
+// non-matching submission reveals nothing but its hash.
 package condition
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"unicode/utf8"
 
@@ -27,11 +28,24 @@ const Name = "condition"
 
 var pCond = []byte("c/")
 
-// Hash is a label's commitment.
+// hashDomain separates label commitments from every other SHA-256 sealnet
+// computes. v1 hashed salt || label without lengths, so ("ab", "c") and
+// ("a", "bc") collided; v2 prefixes each with its length.
+const hashDomain = "sealnet/label/v2\x00"
+
+// Hash is a label's commitment:
+//
+//	SHA-256("sealnet/label/v2\0" || u32be(len(salt)) || salt || u32be(len(label)) || label)
+//
+// Salt and label are each prefixed with their length, so no two distinct
+// (salt, label) pairs hash the same input. Frozen by
+// docs/vectors/condition.json.
 func Hash(label string, salt []byte) []byte {
 	h := sha256.New()
-	h.Write([]byte("sealnet/label/v1\x00"))
+	h.Write([]byte(hashDomain))
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(salt))))
 	h.Write(salt)
+	h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(label))))
 	h.Write([]byte(label))
 	return h.Sum(nil)
 }
