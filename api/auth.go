@@ -34,9 +34,6 @@ type Route struct {
 	Method string
 	Path   string
 	Access Access
-	// Rule is the access rule as the docs state it, for routes whose
-	// handler narrows Access further (the data-key routes).
-	Rule string
 }
 
 type route struct {
@@ -54,11 +51,11 @@ func (s *Server) Routes() []Route {
 	return out
 }
 
-func (s *Server) handle(method, path string, access Access, h http.HandlerFunc, rule ...string) {
+// handle registers a route. Routes whose handler narrows the access further
+// (the data-key routes check the key's owner) say so in docs/API.md and in
+// openapi.json (x-sealnet-rule).
+func (s *Server) handle(method, path string, access Access, h http.HandlerFunc) {
 	r := route{Route: Route{Method: method, Path: path, Access: access}, handle: h}
-	if len(rule) > 0 {
-		r.Rule = rule[0]
-	}
 	s.routes = append(s.routes, r)
 	s.mux.HandleFunc(method+" "+path, s.authorize(r))
 }

@@ -42,10 +42,8 @@ type Decision struct {
 func (s *Server) routeData() {
 	s.handle("POST", "/v1/channels/{ch}/store", Writer, s.storePut)
 	s.handle("GET", "/v1/channels/{ch}/store/{cid}", Reader, s.storeGet)
-	s.handle("POST", "/v1/channels/{ch}/datakeys", Writer, s.dataKeyPut,
-		"writer; a key already held is replaced only by the member that deposited it (the object's owner)")
-	s.handle("DELETE", "/v1/channels/{ch}/datakeys/{cid}", Writer, s.dataKeyShred,
-		"writer that deposited the key (the object's owner), or an admin of the org")
+	s.handle("POST", "/v1/channels/{ch}/datakeys", Writer, s.dataKeyPut)           // the key's owner only (Share.PutKey)
+	s.handle("DELETE", "/v1/channels/{ch}/datakeys/{cid}", Writer, s.dataKeyShred) // its owner or an admin (Share.Shred)
 	s.handle("POST", "/v1/channels/{ch}/keyrequests", Writer, s.keyRequest)
 	s.handle("GET", "/v1/keyrequests", Admin, s.pending)
 	s.handle("POST", "/v1/keyrequests/{id}", Admin, s.decide)
