@@ -11,6 +11,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+
+	"github.com/sealnet/sealnet/durable"
 	"time"
 )
 
@@ -130,7 +132,7 @@ func NewCSR(key *ecdsa.PrivateKey, memberID, org string) ([]byte, error) {
 
 // Save writes the CA to dir: ca.pem, ca.key (0600) and issued.json.
 func (ca *CA) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	kp, err := EncodeKeyPEM(ca.Key)
@@ -146,7 +148,7 @@ func (ca *CA) Save(dir string) error {
 		data []byte
 		mode os.FileMode
 	}{{"ca.pem", EncodeCertPEM(ca.Cert.Raw), 0o644}, {"ca.key", kp, 0o600}, {"issued.json", issued, 0o644}} {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := durable.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}
@@ -186,28 +188,4 @@ func LoadCA(dir string) (*CA, error) {
 		return nil, err
 	}
 	return ca, nil
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

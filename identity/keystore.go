@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/sealnet/sealnet/durable"
 )
 
 // Identity is a member's own key and certificate.
@@ -20,14 +22,14 @@ func SaveKey(dir, name string, key *ecdsa.PrivateKey) error {
 	if !ValidMemberID(name) {
 		return fmt.Errorf("identity name %q invalid", name)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	kp, err := EncodeKeyPEM(key)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, name+".key"), kp, 0o600)
+	return durable.WriteFile(filepath.Join(dir, name+".key"), kp, 0o600)
 }
 
 // LoadKey reads a key stored by SaveKey.
@@ -44,7 +46,7 @@ func SaveIdentity(dir, name string, key *ecdsa.PrivateKey, certDER []byte) error
 	if err := SaveKey(dir, name, key); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, name+".pem"), EncodeCertPEM(certDER), 0o644)
+	return durable.WriteFile(filepath.Join(dir, name+".pem"), EncodeCertPEM(certDER), 0o644)
 }
 
 // LoadIdentity reads a stored identity and checks key and certificate match.
@@ -76,7 +78,7 @@ func SaveRoot(path string, root *x509.Certificate) error {
 	if !root.IsCA {
 		return fmt.Errorf("%s is not a CA certificate", root.Subject)
 	}
-	return writeFileAtomic(path, EncodeCertPEM(root.Raw), 0o644)
+	return durable.WriteFile(path, EncodeCertPEM(root.Raw), 0o644)
 }
 
 // LoadRoot reads the org root certificate stored by SaveRoot.

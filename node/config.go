@@ -6,14 +6,15 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/ledger"
 )
 
@@ -178,22 +179,10 @@ func (h Home) SaveConfig(c *Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(string(h), 0o700); err != nil {
+	if err := durable.MkdirAll(string(h), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(string(h), ".config-*.toml")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := toml.NewEncoder(f).Encode(c); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), h.Config())
+	return durable.Write(h.Config(), 0o600, func(w io.Writer) error { return toml.NewEncoder(w).Encode(c) })
 }
 
 // Chain returns the ledger configuration of channel ch in this home.
@@ -233,12 +222,8 @@ func (h Home) LoadClientConfig() (*ClientConfig, error) {
 
 // SaveClientConfig writes client.toml.
 func (h Home) SaveClientConfig(c *ClientConfig) error {
-	var b strings.Builder
-	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+	if err := durable.MkdirAll(string(h), 0o700); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(string(h), 0o700); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(string(h), ClientFile), []byte(b.String()), 0o600)
+	return durable.Write(filepath.Join(string(h), ClientFile), 0o600, func(w io.Writer) error { return toml.NewEncoder(w).Encode(c) })
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 )
@@ -42,7 +43,7 @@ func caCSRCmd(g *globals) *cobra.Command {
 			if err := identity.SaveKey(g.Home().Keys(), name, key); err != nil {
 				return err
 			}
-			if err := os.WriteFile(out, identity.EncodeCSRPEM(csr), 0o644); err != nil {
+			if err := durable.WriteFile(out, identity.EncodeCSRPEM(csr), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "key %s saved in %s; send %s to your org's admin\n", name, g.Home().Keys(), out)
@@ -120,7 +121,7 @@ made in this home's keystore, never leaving it.`,
 				if err := identity.SaveIdentity(g.Home().Keys(), m.ID, key.k, der); err != nil {
 					return err
 				}
-			} else if err := os.WriteFile(out, append(identity.EncodeCertPEM(der), identity.EncodeCertPEM(ca.Cert.Raw)...), 0o644); err != nil {
+			} else if err := durable.WriteFile(out, append(identity.EncodeCertPEM(der), identity.EncodeCertPEM(ca.Cert.Raw)...), 0o644); err != nil {
 				return err
 			}
 			res := map[string]any{"id": m.ID, "org": m.Org, "role": m.Role, "fingerprint": m.Fingerprint.String()}

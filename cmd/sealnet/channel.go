@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/durable"
 )
 
 func channelCmd(g *globals) *cobra.Command {
@@ -97,7 +98,7 @@ func channelReq(g *globals, req api.ChannelRequest, genesisOut string) error {
 		return err
 	}
 	if genesisOut != "" {
-		if err := os.WriteFile(genesisOut, r.Genesis, 0o644); err != nil {
+		if err := durable.WriteFile(genesisOut, r.Genesis, 0o644); err != nil {
 			return err
 		}
 	}

@@ -5,14 +5,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/member"
 	"github.com/sealnet/sealnet/node"
 )
@@ -122,25 +123,19 @@ func dataGetCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tmp, err := os.CreateTemp(filepath.Dir(out), ".sealnet-get-*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
+			// the file appears whole once decrypted and verified, or not at all
 			draw, done := progress("get", int64(e.Size))
-			r, err := member.Get(ctx, cl, id, g.channel, txn, tmp, draw)
+			var r *member.GetResult
+			err = durable.Write(out, 0o600, func(w io.Writer) (err error) {
+				r, err = member.Get(ctx, cl, id, g.channel, txn, w, draw)
+				return err
+			})
 			done()
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
 			var denied *member.DeniedError
 			if errors.As(err, &denied) && g.json {
 				printJSON(r)
 			}
 			if err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
 			}
 			if g.json {

@@ -15,6 +15,7 @@ import (
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/node"
 )
 
@@ -66,7 +67,7 @@ func auditCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(out, raw, 0o644); err != nil {
+				if err := durable.WriteFile(out, raw, 0o644); err != nil {
 					return err
 				}
 				if g.json {
