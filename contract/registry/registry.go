@@ -111,11 +111,14 @@ type GenesisOrg struct {
 	RootPEM string `json:"root_pem"`
 }
 
-// Contract is the registry. It caches parsed certificates, which never
-// change once enrolled (revocation is looked up in state every time).
+// Contract is the registry. Its only memory is a cache of parsed
+// certificates keyed by fingerprint, the SHA-256 of the certificate's DER:
+// a pure function of bytes, so it cannot hold anything a dropped overlay
+// wrote. Whether a certificate is enrolled or revoked is read from the
+// state it is handed every time, and org roots are parsed from state on
+// each use (parsing one costs a tenth of the signature check it serves).
 type Contract struct {
 	parsed sync.Map // identity.Fingerprint -> *identity.Member
-	roots  sync.Map // org name -> *x509.Certificate
 }
 
 // New returns the registry contract.
@@ -242,9 +245,6 @@ func (c *Contract) admit(st contract.State, der []byte, at time.Time, height int
 }
 
 func (c *Contract) root(st contract.State, org string) (*x509.Certificate, error) {
-	if r, ok := c.roots.Load(org); ok {
-		return r.(*x509.Certificate), nil
-	}
 	raw, err := st.Get(orgKey(org))
 	if err != nil {
 		return nil, err
@@ -260,7 +260,6 @@ func (c *Contract) root(st contract.State, org string) (*x509.Certificate, error
 	if err != nil {
 		return nil, txerr.New(txerr.Internal, "org %s root: %v", org, err)
 	}
-	c.roots.Store(org, cert)
 	return cert, nil
 }
 
@@ -397,26 +396,43 @@ func (c *Contract) PeerAllowed(st contract.State, nodeID string) (bool, error) {
 }
 
 // Resolve returns the caller behind fingerprint fp: its parsed certificate
-// and whether it was revoked, as of st. Certificates not enrolled give an
-// UnknownCert error.
+// and whether it was revoked, as of st. Certificates not enrolled in st give
+// an UnknownCert error, whatever this process resolved before.
 func (c *Contract) Resolve(st contract.State, fp identity.Fingerprint) (*identity.Member, bool, error) {
-	rev, err := st.Get(revokeKey(fp))
+	raw, err := st.Get(certKey(fp))
+	if err != nil {
+		return nil, false, err
+	}
+	if raw == nil {
+		return nil, false, txerr.New(txerr.UnknownCert, "certificate %s is not enrolled on this channel", fp)
+	}
+	revoked, err := c.Revoked(st, fp)
 	if err != nil {
 		return nil, false, err
 	}
 	if m, ok := c.parsed.Load(fp); ok {
-		return m.(*identity.Member), rev != nil, nil
+		return m.(*identity.Member), revoked, nil
 	}
-	rec, err := c.cert(st, fp)
-	if err != nil {
-		return nil, false, err
+	var rec Cert
+	if err := canon.Unmarshal(raw, &rec); err != nil {
+		return nil, false, txerr.New(txerr.Internal, "certificate record %s: %v", fp, err)
+	}
+	if identity.FingerprintOf(rec.DER) != fp {
+		return nil, false, txerr.New(txerr.Internal, "certificate record %s holds another certificate", fp)
 	}
 	m, err := identity.ParseMember(rec.DER)
 	if err != nil {
 		return nil, false, txerr.New(txerr.Internal, "stored certificate %s: %v", fp, err)
 	}
 	c.parsed.Store(fp, m)
-	return m, rev != nil, nil
+	return m, revoked, nil
+}
+
+// Revoked reports whether the certificate behind fp was revoked as of st.
+// It reads one small marker, which the ledger keeps in memory.
+func (c *Contract) Revoked(st contract.State, fp identity.Fingerprint) (bool, error) {
+	rev, err := st.Get(revokeKey(fp))
+	return rev != nil, err
 }
 
 func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, error) {
