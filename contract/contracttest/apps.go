@@ -57,23 +57,28 @@ func (tw *twins) restarted(fn func(app *ledger.App) error) error {
 	return err
 }
 
-// initChain runs InitChain on both applications.
-func (tw *twins) initChain(req *abci.RequestInitChain) error {
-	a, err := tw.running.InitChain(context.Background(), req)
-	if err != nil {
-		return fmt.Errorf("running node: %w", err)
-	}
+// initChain runs InitChain on both applications. A genesis both refuse
+// alike is returned as refused; any disagreement is an error.
+func (tw *twins) initChain(req *abci.RequestInitChain) (refused, err error) {
+	a, errA := tw.running.InitChain(context.Background(), req)
 	var b *abci.ResponseInitChain
-	if err := tw.restarted(func(app *ledger.App) (err error) {
-		b, err = app.InitChain(context.Background(), req)
-		return err
+	var errB error
+	if err := tw.restarted(func(app *ledger.App) error {
+		b, errB = app.InitChain(context.Background(), req)
+		return nil
 	}); err != nil {
-		return fmt.Errorf("restarted node: %w", err)
+		return nil, fmt.Errorf("restarted node: %w", err)
 	}
-	if !bytes.Equal(a.AppHash, b.AppHash) {
-		return fmt.Errorf("genesis app hashes differ: running %x, restarted %x", a.AppHash, b.AppHash)
+	switch {
+	case errA != nil || errB != nil:
+		if fmt.Sprint(errA) != fmt.Sprint(errB) {
+			return nil, fmt.Errorf("genesis: running node %v, restarted node %v", errA, errB)
+		}
+		return errA, nil
+	case !bytes.Equal(a.AppHash, b.AppHash):
+		return nil, fmt.Errorf("genesis app hashes differ: running %x, restarted %x", a.AppHash, b.AppHash)
 	}
-	return nil
+	return nil, nil
 }
 
 // outcome is what one application made of a block.

@@ -130,10 +130,19 @@ func (s *Scenario) resolve(v string) (value, error) {
 		return value{s: rest, b: b, hasBytes: true}, nil
 	case "text":
 		return value{s: rest, b: []byte(rest), hasBytes: true}, nil
+	case "esc":
+		t, err := strconv.Unquote(`"` + rest + `"`)
+		if err != nil {
+			return value{}, fmt.Errorf("%s: %v", v, err)
+		}
+		return value{s: t, b: []byte(t), hasBytes: true}, nil
 	case "zeros":
 		n, err := strconv.Atoi(rest)
 		if err != nil || n < 0 {
 			return value{}, fmt.Errorf("%s: want a byte count", v)
+		}
+		if n >= 16 {
+			s.name(strings.Repeat("00", n), v)
 		}
 		return both(make([]byte, n)), nil
 	case "repeat":
@@ -143,6 +152,9 @@ func (s *Scenario) resolve(v string) (value, error) {
 			return value{}, fmt.Errorf("%s: want repeat:<count>:<text>", v)
 		}
 		r := strings.Repeat(str, n)
+		if len(r) >= 32 {
+			s.name(r, v) // long enough not to occur by chance
+		}
 		return value{s: r, b: []byte(r), hasBytes: true}, nil
 	case "cid":
 		mh, err := multihash.Sum([]byte(rest), multihash.SHA2_256, -1)

@@ -25,13 +25,15 @@
 //	    CAs may claim one org. from is an offset from the genesis time
 //	    (default -1h), validity defaults to ten years; ca=false makes a
 //	    root that is not a CA.
-//	member <ca>/<id>... [role=<role>] [org=<org>] [from=<offset>] [validity=<duration>]
+//	member <ca>/<name>... [role=<role>] [org=<org>] [id=<id>] [from=<offset>] [validity=<duration>]
 //	    Member certificates issued by a CA, not enrolled: role defaults to
-//	    client, org to the CA's org; both are written as given, valid or
+//	    client, org to the CA's org, the member ID to name (id= gives a
+//	    second certificate for one ID); all are written as given, valid or
 //	    not. Validity defaults to a year from one hour before genesis.
 //	genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)]
 //	    InitChain at 2026-01-01T00:00:00Z with these orgs (each by the CA
-//	    of its root), genesis members and peers.
+//	    of its root), genesis members and peers. A genesis both nodes
+//	    refuse prints "refused: <error>" and can be followed by another.
 //
 // Running transactions (blocks are one second apart):
 //
@@ -74,6 +76,7 @@
 //	cid:<text>       the CIDv1 (raw, SHA-256) of text
 //	hex:<digits>     bytes in hex (as text: the digits as written)
 //	text:<text>      the bytes of text
+//	esc:<text>       text with Go escapes (\x00, \t, \x20) decoded
 //	zeros:<n>        n zero bytes
 //	repeat:<n>:<s>   s, n times
 //	upper:<value>    the value's text in upper case
@@ -212,7 +215,7 @@ func (s *Scenario) Do(d *datadriven.TestData) (string, error) {
 	case "member":
 		return "", s.doMember(pos, pairs)
 	case "genesis":
-		return "", s.doGenesis(pos, pairs)
+		return s.doGenesis(pos, pairs)
 	case "tx":
 		_, err := s.doTx(pos, pairs, d.Input)
 		return "", err
@@ -315,12 +318,12 @@ func (s *Scenario) doCA(pos []string, pairs []pair) error {
 }
 
 func (s *Scenario) doMember(pos []string, pairs []pair) error {
-	opts, rest, err := options(pairs, "role", "org", "from", "validity")
+	opts, rest, err := options(pairs, "role", "org", "id", "from", "validity")
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 || len(rest) > 0 {
-		return fmt.Errorf("usage: member <ca>/<id>... [role=<role>] [org=<org>] [from=<offset>] [validity=<duration>]")
+		return fmt.Errorf("usage: member <ca>/<name>... [role=<role>] [org=<org>] [id=<id>] [from=<offset>] [validity=<duration>]")
 	}
 	from, err := duration(opts, "from", -time.Hour)
 	if err != nil {
@@ -350,7 +353,10 @@ func (s *Scenario) doMember(pos []string, pairs []pair) error {
 		if o, ok := opts["org"]; ok {
 			org = o
 		}
-		p, err := a.issue(id, org, role, GenesisTime().Add(from), validity)
+		if v, ok := opts["id"]; ok {
+			id = v
+		}
+		p, err := a.issue(name, id, org, role, GenesisTime().Add(from), validity)
 		if err != nil {
 			return err
 		}
@@ -362,12 +368,12 @@ func (s *Scenario) doMember(pos []string, pairs []pair) error {
 	return nil
 }
 
-func (s *Scenario) doGenesis(pos []string, pairs []pair) error {
+func (s *Scenario) doGenesis(pos []string, pairs []pair) (string, error) {
 	if s.genesis {
-		return fmt.Errorf("genesis twice")
+		return "", fmt.Errorf("genesis twice")
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("usage: genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)]")
+		return "", fmt.Errorf("usage: genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)]")
 	}
 	st := ledger.DefaultAppState(Channel)
 	for _, p := range pairs {
@@ -376,35 +382,39 @@ func (s *Scenario) doGenesis(pos []string, pairs []pair) error {
 			case "orgs":
 				a, err := s.authority(v)
 				if err != nil {
-					return err
+					return "", err
 				}
 				st.Registry.Orgs = append(st.Registry.Orgs, registry.GenesisOrg{Name: a.org, RootPEM: string(identity.EncodeCertPEM(a.cert.Raw))})
 			case "members":
 				m, err := s.person(v)
 				if err != nil {
-					return err
+					return "", err
 				}
 				st.Registry.Members = append(st.Registry.Members, string(identity.EncodeCertPEM(m.der)))
 			case "peers":
 				id, org, ok := strings.Cut(v, "@")
 				if !ok {
-					return fmt.Errorf("peer %q: want <node id>@<org>", v)
+					return "", fmt.Errorf("peer %q: want <node id>@<org>", v)
 				}
 				st.Registry.Peers = append(st.Registry.Peers, registry.Peer{NodeID: id, Org: org})
 			default:
-				return fmt.Errorf("genesis has no %q", p.key)
+				return "", fmt.Errorf("genesis has no %q", p.key)
 			}
 		}
 	}
 	raw, err := json.Marshal(st)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := s.tw.initChain(&abci.RequestInitChain{ChainId: Channel, Time: GenesisTime(), AppStateBytes: raw}); err != nil {
-		return err
+	refused, err := s.tw.initChain(&abci.RequestInitChain{ChainId: Channel, Time: GenesisTime(), AppStateBytes: raw})
+	if err != nil {
+		return "", err
+	}
+	if refused != nil {
+		return "refused: " + s.substitute(refused.Error()) + "\n", nil
 	}
 	s.genesis = true
-	return nil
+	return "", nil
 }
 
 func (s *Scenario) doTx(pos []string, pairs []pair, input string) (*sentTx, error) {

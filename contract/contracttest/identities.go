@@ -86,8 +86,7 @@ func newAuthority(name, org string, from time.Time, validity time.Duration, isCA
 
 // issue makes a member certificate like identity.CA.Issue does, except that
 // role and org are taken as given, valid or not.
-func (a *authority) issue(id, org, role string, from time.Time, validity time.Duration) (*person, error) {
-	name := a.name + "/" + id
+func (a *authority) issue(name, id, org, role string, from time.Time, validity time.Duration) (*person, error) {
 	key := deriveKey("member/" + name)
 	subj := pkix.Name{CommonName: id, Organization: []string{org}, OrganizationalUnit: []string{role}}
 	tmpl := &x509.Certificate{
