@@ -149,7 +149,7 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 		if err != nil {
 			return fmt.Errorf("org %s root: %w", o.Name, err)
 		}
-		if err := checkRoot(o.Name, root); err != nil {
+		if err := checkRoot(o.Name, root, at); err != nil {
 			return err
 		}
 		if old, _ := st.Get(orgKey(o.Name)); old != nil {
@@ -160,6 +160,9 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 		}
 	}
 	for _, p := range g.Peers {
+		if !validNodeID(p.NodeID) {
+			return fmt.Errorf("peer %q: want 40 lowercase hex digits", p.NodeID)
+		}
 		if old, _ := st.Get(orgKey(p.Org)); old == nil {
 			return fmt.Errorf("peer %s: org %s is not in the genesis", p.NodeID, p.Org)
 		}
@@ -179,12 +182,18 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 	return nil
 }
 
-func checkRoot(name string, root *x509.Certificate) error {
+// checkRoot accepts an org's root: a CA certificate naming the org and
+// valid at time at (an expired root could never vouch for a member).
+func checkRoot(name string, root *x509.Certificate, at time.Time) error {
 	if !root.IsCA {
 		return fmt.Errorf("org %s: root certificate is not a CA", name)
 	}
 	if len(root.Subject.Organization) != 1 || root.Subject.Organization[0] != name {
 		return fmt.Errorf("org %s: root certificate names org %q", name, root.Subject.Organization)
+	}
+	if at.Before(root.NotBefore) || at.After(root.NotAfter) {
+		return fmt.Errorf("org %s: root certificate is valid %s to %s, not at %s", name,
+			root.NotBefore.UTC().Format(time.RFC3339), root.NotAfter.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -306,7 +315,7 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	if err != nil {
 		return nil, txerr.New(txerr.BadArgs, "vote_org: root certificate: %v", err)
 	}
-	if err := checkRoot(a.Name, root); err != nil {
+	if err := checkRoot(a.Name, root, ctx.Time); err != nil {
 		return nil, txerr.New(txerr.BadArgs, "vote_org: %v", err)
 	}
 	if old, _ := st.Get(orgKey(a.Name)); old != nil {
@@ -315,6 +324,10 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	if len(a.Members) > 16 {
 		return nil, txerr.New(txerr.BadArgs, "vote_org: at most 16 first members")
 	}
+	// Everything that could make the admission fail is checked here, so a
+	// proposal that could never be admitted is refused before anyone's
+	// vote is counted, and the admission below only writes.
+	ids := make([]string, 0, len(a.Members))
 	for i, der := range a.Members {
 		m, err := identity.ParseMember(der)
 		if err != nil {
@@ -323,6 +336,12 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 		if err := identity.VerifyMember(m.Cert, root, ctx.Time); err != nil {
 			return nil, txerr.New(txerr.BadArgs, "vote_org: member %s: %v", m.ID, err)
 		}
+		for j, id := range ids {
+			if id == m.ID {
+				return nil, txerr.New(txerr.BadArgs, "vote_org: members %d and %d are both %s", j, i, m.ID)
+			}
+		}
+		ids = append(ids, m.ID)
 	}
 	proposal := sha256.Sum256(canon.MustMarshal(a))
 	fp := proposal[:]
