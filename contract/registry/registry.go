@@ -277,10 +277,11 @@ func (c *Contract) revoke(ctx *contract.Context, st contract.State, raw []byte) 
 	if err := contract.DecodeArgs("revoke", raw, &a); err != nil {
 		return nil, err
 	}
-	fp, err := identity.ParseFingerprint(a.Fingerprint)
+	cfp, err := contract.ParseFingerprint(a.Fingerprint)
 	if err != nil {
 		return nil, txerr.New(txerr.BadArgs, "revoke: %v", err)
 	}
+	fp := cfp.Identity()
 	rec, err := c.cert(st, fp)
 	if err != nil {
 		return nil, err
@@ -494,11 +495,11 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
 			return nil, err
 		}
-		fp, err := identity.ParseFingerprint(a.Fingerprint)
+		fp, err := contract.ParseFingerprint(a.Fingerprint)
 		if err != nil {
 			return nil, txerr.New(txerr.BadArgs, "cert: %v", err)
 		}
-		rec, err := c.cert(st, fp)
+		rec, err := c.cert(st, fp.Identity())
 		if err != nil {
 			return nil, err
 		}
