@@ -25,7 +25,7 @@ import (
 // Name is the contract's name.
 const Name = "condition"
 
-var pCond = []byte("c/")
+const pCond = "c/"
 
 // Hash is a label's commitment.
 func Hash(label string, salt []byte) []byte {

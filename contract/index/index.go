@@ -38,12 +38,13 @@ const (
 	MaxLimit      = 1000
 )
 
-var (
-	pEntry   = []byte("e/")
-	pKeyword = []byte("k/")
-	pCID     = []byte("c/")
-	pQuery   = []byte("q/")
-	pXfer    = []byte("x/")
+// Key layout under the contract's prefix.
+const (
+	pEntry   = "e/"
+	pKeyword = "k/"
+	pCID     = "c/"
+	pQuery   = "q/"
+	pXfer    = "x/"
 )
 
 // Entry is one row of the keyword-index table.
@@ -515,7 +516,7 @@ func (c Contract) purge(ctx *contract.Context, st contract.State, raw []byte) ([
 
 func entryKey(txid []byte) []byte { return append(append([]byte{}, pEntry...), txid...) }
 
-func join(prefix []byte, s string, tail []byte) []byte {
+func join(prefix, s string, tail []byte) []byte {
 	out := make([]byte, 0, len(prefix)+len(s)+1+len(tail))
 	out = append(append(append(out, prefix...), s...), 0)
 	return append(out, tail...)

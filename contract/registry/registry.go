@@ -21,16 +21,16 @@ import (
 const Name = "registry"
 
 // Key layout under the contract's prefix.
-var (
-	pOrg    = []byte("org/")
-	pCert   = []byte("cert/")
-	pMember = []byte("member/")
-	pRevoke = []byte("rev/")
+const (
+	pOrg    = "org/"
+	pCert   = "cert/"
+	pMember = "member/"
+	pRevoke = "rev/"
 	// RevokedPrefix is where revocation markers live, for callers that
 	// keep them in memory.
 	RevokedPrefix = pRevoke
-	pVote         = []byte("vote/")
-	pPeer         = []byte("peer/")
+	pVote         = "vote/"
+	pPeer         = "peer/"
 )
 
 // Org is a member organization of the channel.
@@ -350,7 +350,7 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 		return nil, err
 	}
 	orgs, votes := 0, 0
-	if err := st.Iterate(pOrg, func(k, _ []byte) bool { orgs++; return true }); err != nil {
+	if err := st.Iterate([]byte(pOrg), func(k, _ []byte) bool { orgs++; return true }); err != nil {
 		return nil, err
 	}
 	if err := st.Iterate(voteKey(a.Name, ""), func(_, v []byte) bool {
@@ -474,7 +474,7 @@ func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, erro
 func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
 	switch method {
 	case "orgs":
-		return contract.List[Org](st, pOrg, nil)
+		return contract.List[Org](st, []byte(pOrg), nil)
 	case "certs":
 		var a struct {
 			WithDER bool `cbor:"der,omitempty"`
@@ -485,11 +485,11 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 			}
 		}
 		if a.WithDER {
-			return contract.List[Cert](st, pCert, nil)
+			return contract.List[Cert](st, []byte(pCert), nil)
 		}
-		return contract.List(st, pCert, func(c *Cert) { c.DER = nil })
+		return contract.List(st, []byte(pCert), func(c *Cert) { c.DER = nil })
 	case "peers":
-		return contract.List[Peer](st, pPeer, nil)
+		return contract.List[Peer](st, []byte(pPeer), nil)
 	case "cert":
 		var a GetArgs
 		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
@@ -516,9 +516,9 @@ func revokeKey(fp identity.Fingerprint) []byte {
 	return append(append([]byte{}, pRevoke...), fp[:]...)
 }
 func memberKey(org, id string) []byte {
-	return []byte(string(pMember) + org + "\x00" + id)
+	return []byte(pMember + org + "\x00" + id)
 }
 func peerKey(id string) []byte { return append(append([]byte{}, pPeer...), id...) }
 func voteKey(org, voter string) []byte {
-	return []byte(string(pVote) + org + "\x00" + voter)
+	return []byte(pVote + org + "\x00" + voter)
 }
