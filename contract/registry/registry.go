@@ -116,7 +116,7 @@ type GenesisOrg struct {
 // a pure function of bytes, so it cannot hold anything a dropped overlay
 // wrote. Whether a certificate is enrolled or revoked is read from the
 // state it is handed every time, and org roots are parsed from state on
-// each use (parsing one costs a tenth of the signature check it serves).
+// each use (about 10us, against the 70us signature check each one serves).
 type Contract struct {
 	parsed sync.Map // identity.Fingerprint -> *identity.Member
 }
