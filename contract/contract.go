@@ -5,7 +5,10 @@
 // iteration order: block time and height come from the Context, all state
 // from the State it is given, and its writes and events are the only effects.
 // That makes every node compute the same state and the same app hash, and
-// lets contracts be tested without CometBFT (see contracttest).
+// lets contracts be tested without CometBFT: contracttest runs scenario
+// files on a running and a restarted node at once, and purity_test.go
+// refuses clocks, randomness, I/O and package-level state in the runtime and
+// the contracts.
 package contract
 
 import (

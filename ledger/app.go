@@ -294,7 +294,9 @@ func (a *App) admit(c *checked, layer *statedb.Overlay, p AppState, now time.Tim
 	if pl.Channel != p.Channel {
 		return contract.Method{}, txerr.New(txerr.WrongChannel, "transaction is for channel %q, this is %q", pl.Channel, p.Channel)
 	}
-	_, revoked, err := a.reg.Resolve(statedb.View{Layer: layer, Prefix: contractPrefix(registry.Name)}, c.tx.Creator)
+	// authenticate found the certificate enrolled, and enrollment is never
+	// undone: only its revocation can have changed since.
+	revoked, err := a.reg.Revoked(statedb.View{Layer: layer, Prefix: contractPrefix(registry.Name)}, c.tx.Creator)
 	if err != nil {
 		return contract.Method{}, err
 	}

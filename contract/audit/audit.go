@@ -29,9 +29,10 @@ const (
 // MaxBatch bounds the messages of one batch.
 const MaxBatch = 10_000_000
 
-var (
-	pStream = []byte("s/")
-	pBatch  = []byte("b/")
+// Key layout under the contract's prefix.
+const (
+	pStream = "s/"
+	pBatch  = "b/"
 )
 
 // Stream is a stream's anchoring state.

@@ -26,7 +26,7 @@ import (
 // Name is the contract's name.
 const Name = "condition"
 
-var pCond = []byte("c/")
+const pCond = "c/"
 
 // hashDomain separates label commitments from every other SHA-256 sealnet
 // computes. v1 hashed salt || label without lengths, so ("ab", "c") and

@@ -38,12 +38,13 @@ const (
 	MaxLimit      = 1000
 )
 
-var (
-	pEntry   = []byte("e/")
-	pKeyword = []byte("k/")
-	pCID     = []byte("c/")
-	pQuery   = []byte("q/")
-	pXfer    = []byte("x/")
+// Key layout under the contract's prefix.
+const (
+	pEntry   = "e/"
+	pKeyword = "k/"
+	pCID     = "c/"
+	pQuery   = "q/"
+	pXfer    = "x/"
 )
 
 // Entry is one row of the keyword-index table.
@@ -195,20 +196,21 @@ func (c Contract) subfile(ctx *contract.Context, st contract.State, raw []byte) 
 	for _, k := range a.Keywords {
 		n, err := NormalizeKeyword(k)
 		if err != nil {
-			return nil, txerr.New(txerr.BadArgs, "subfile: %v", err)
+			return nil, txerr.New(txerr.BadArgs, "subfile: %s", txerr.Message(err))
 		}
 		if !seen[n] {
 			seen[n] = true
 			kws = append(kws, n)
 		}
 	}
+	var custodian contract.Fingerprint
 	if a.Custodian != "" {
-		if _, err := identity.ParseFingerprint(a.Custodian); err != nil {
+		if custodian, err = contract.ParseFingerprint(a.Custodian); err != nil {
 			return nil, txerr.New(txerr.BadArgs, "subfile: custodian: %v", err)
 		}
 	}
-	txn := hex.EncodeToString(ctx.TxID[:])
-	e := Entry{Creator: ctx.Caller.Fingerprint.String(), Custodian: a.Custodian,
+	txn := ctx.TxNumber().String()
+	e := Entry{Creator: ctx.CallerFingerprint().String(), Custodian: custodian.String(),
 		Holder: ctx.Caller.Org, ID: ctx.Caller.ID, Signature: hex.EncodeToString(ctx.Signature),
 		SubmitB: HashRS(ctx.Signature), HashAddress: id.String(), Summary: a.Summary, Keywords: kws,
 		Size: a.Size, Type: a.Type, Timestamp: ctx.Time.UnixNano(), TXNumber: txn, Height: ctx.Height,
@@ -246,7 +248,7 @@ func (c Contract) querfile(ctx *contract.Context, st contract.State, raw []byte)
 	}
 	res.QueryA = HashRS(ctx.Signature)
 	rec := QueryRecord{ID: ctx.Caller.ID, Org: ctx.Caller.Org, Keyword: kw, QueryA: res.QueryA,
-		Matches: len(res.Entries), Timestamp: ctx.Time.UnixNano(), TXNumber: hex.EncodeToString(ctx.TxID[:])}
+		Matches: len(res.Entries), Timestamp: ctx.Time.UnixNano(), TXNumber: ctx.TxNumber().String()}
 	if err := st.Set(append(append([]byte{}, pQuery...), ctx.TxID[:]...), canon.MustMarshal(rec)); err != nil {
 		return nil, err
 	}
@@ -260,7 +262,7 @@ func find(st contract.State, raw []byte, method string) (*FindResult, string, er
 	}
 	kw, err := NormalizeKeyword(a.Keyword)
 	if err != nil {
-		return nil, "", txerr.New(txerr.BadArgs, "%s: %v", method, err)
+		return nil, "", txerr.New(txerr.BadArgs, "%s: %s", method, txerr.Message(err))
 	}
 	limit := a.Limit
 	if limit <= 0 {
@@ -355,43 +357,46 @@ func (c Contract) Query(st contract.State, method string, raw []byte) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		return contract.List[TransferRecord](st, append(append([]byte{}, pXfer...), id...), nil)
+		key := id.Bytes()
+		return contract.List[TransferRecord](st, append(append([]byte{}, pXfer...), key[:]...), nil)
 	}
 	return nil, txerr.New(txerr.UnknownMethod, "index has no query %q", method)
 }
 
-// loadEntry reads the entry of a tx number given in hex.
-func loadEntry(st contract.State, method, txn string) (*Entry, []byte, error) {
-	id, err := hex.DecodeString(txn)
-	if err != nil || len(id) != 32 {
-		return nil, nil, txerr.New(txerr.BadArgs, "%s: tx_number must be 64 hex digits", method)
-	}
-	raw, err := st.Get(entryKey(id))
+// loadEntry reads the entry of a tx number given in hex, returning it with
+// the tx number in canonical form.
+func loadEntry(st contract.State, method, txn string) (*Entry, contract.TxID, error) {
+	id, err := contract.ParseTxID(txn)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", txerr.New(txerr.BadArgs, "%s: tx_number must be 64 hex digits", method)
+	}
+	key := id.Bytes()
+	raw, err := st.Get(entryKey(key[:]))
+	if err != nil {
+		return nil, "", err
 	}
 	if raw == nil {
-		return nil, nil, txerr.New(txerr.NotFound, "%s: no index entry with tx number %s", method, txn)
+		return nil, "", txerr.New(txerr.NotFound, "%s: no index entry with tx number %s", method, id)
 	}
 	var e Entry
 	if err := canon.Unmarshal(raw, &e); err != nil {
-		return nil, nil, txerr.New(txerr.Internal, "index entry %s: %v", txn, err)
+		return nil, "", txerr.New(txerr.Internal, "index entry %s: %v", id, err)
 	}
 	return &e, id, nil
 }
 
-func hash32(method, name, h string) ([]byte, error) {
-	b, err := hex.DecodeString(h)
-	if err != nil || len(b) != 32 {
-		return nil, txerr.New(txerr.BadArgs, "%s: %s must be 64 hex digits", method, name)
+func hash32(method, name, h string) (contract.Hash, error) {
+	c, err := contract.ParseHash(h)
+	if err != nil {
+		return "", txerr.New(txerr.BadArgs, "%s: %s must be 64 hex digits", method, name)
 	}
-	return b, nil
+	return c, nil
 }
 
 // loadTransfer returns the record of a request, or a fresh one.
-func loadTransfer(st contract.State, id, req []byte, txn, reqHex string) (TransferRecord, error) {
-	r := TransferRecord{TXNumber: txn, Request: reqHex}
-	old, err := st.Get(xferKey(id, req))
+func loadTransfer(st contract.State, txn contract.TxID, req contract.Hash) (TransferRecord, error) {
+	r := TransferRecord{TXNumber: txn.String(), Request: req.String()}
+	old, err := st.Get(xferKey(txn, req))
 	if err != nil || old == nil {
 		return r, err
 	}
@@ -401,8 +406,9 @@ func loadTransfer(st contract.State, id, req []byte, txn, reqHex string) (Transf
 	return r, nil
 }
 
-func xferKey(txid, req []byte) []byte {
-	return append(append(append([]byte{}, pXfer...), txid...), req...)
+func xferKey(txn contract.TxID, req contract.Hash) []byte {
+	t, r := txn.Bytes(), req.Bytes()
+	return append(append(append([]byte{}, pXfer...), t[:]...), r[:]...)
 }
 
 func (c Contract) keyRequest(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {
@@ -410,7 +416,7 @@ func (c Contract) keyRequest(ctx *contract.Context, st contract.State, raw []byt
 	if err := contract.DecodeArgs("keyrequest", raw, &a); err != nil {
 		return nil, err
 	}
-	e, id, err := loadEntry(st, "keyrequest", a.TXNumber)
+	e, txn, err := loadEntry(st, "keyrequest", a.TXNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -420,18 +426,18 @@ func (c Contract) keyRequest(ctx *contract.Context, st contract.State, raw []byt
 	}
 	// The custodian's answer may be recorded first; the request then
 	// completes its record.
-	r, err := loadTransfer(st, id, req, a.TXNumber, a.Request)
+	r, err := loadTransfer(st, txn, req)
 	if err != nil {
 		return nil, err
 	}
 	if r.Requester != "" {
-		return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", a.Request)
+		return nil, txerr.New(txerr.Rejected, "keyrequest: request %s is already recorded", req)
 	}
-	r.Requester, r.RequestAt = ctx.Caller.Fingerprint.String(), ctx.Time.UnixNano()
-	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {
+	r.Requester, r.RequestAt = ctx.CallerFingerprint().String(), ctx.Time.UnixNano()
+	if err := st.Set(xferKey(txn, req), canon.MustMarshal(r)); err != nil {
 		return nil, err
 	}
-	ctx.Emit("key_requested", e.Holder, contract.Attr{Key: "tx_number", Value: a.TXNumber},
+	ctx.Emit("key_requested", e.Holder, contract.Attr{Key: "tx_number", Value: txn.String()},
 		contract.Attr{Key: "requester", Value: ctx.Caller.ID + "@" + ctx.Caller.Org})
 	return contract.Result(r)
 }
@@ -441,18 +447,21 @@ func (c Contract) keyAnswer(ctx *contract.Context, st contract.State, raw []byte
 	if err := contract.DecodeArgs("keyanswer", raw, &a); err != nil {
 		return nil, err
 	}
-	e, id, err := loadEntry(st, "keyanswer", a.TXNumber)
+	e, txn, err := loadEntry(st, "keyanswer", a.TXNumber)
 	if err != nil {
 		return nil, err
 	}
-	if e.Custodian != ctx.Caller.Fingerprint.String() {
+	// Compared in canonical form, so an entry stored with an upper-case
+	// custodian before custodians were normalized is answerable too.
+	if custodian, err := contract.ParseFingerprint(e.Custodian); err != nil || custodian != ctx.CallerFingerprint() {
 		return nil, txerr.New(txerr.RoleDenied, "keyanswer: only the entry's custodian answers for it")
 	}
 	req, err := hash32("keyanswer", "request", a.Request)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := hash32("keyanswer", "answer", a.Answer); err != nil {
+	ans, err := hash32("keyanswer", "answer", a.Answer)
+	if err != nil {
 		return nil, err
 	}
 	if len(a.Reason) > 128 {
@@ -460,22 +469,22 @@ func (c Contract) keyAnswer(ctx *contract.Context, st contract.State, raw []byte
 	}
 	// An answer may precede the requester's own record of the request in
 	// the chain; it then opens the record.
-	r, err := loadTransfer(st, id, req, a.TXNumber, a.Request)
+	r, err := loadTransfer(st, txn, req)
 	if err != nil {
 		return nil, err
 	}
 	if r.Answer != "" {
-		return nil, txerr.New(txerr.Rejected, "keyanswer: request %s was already answered", a.Request)
+		return nil, txerr.New(txerr.Rejected, "keyanswer: request %s was already answered", req)
 	}
-	r.Answer, r.Granted, r.Reason, r.AnswerAt = a.Answer, a.Granted, a.Reason, ctx.Time.UnixNano()
-	if err := st.Set(xferKey(id, req), canon.MustMarshal(r)); err != nil {
+	r.Answer, r.Granted, r.Reason, r.AnswerAt = ans.String(), a.Granted, a.Reason, ctx.Time.UnixNano()
+	if err := st.Set(xferKey(txn, req), canon.MustMarshal(r)); err != nil {
 		return nil, err
 	}
 	verdict := "granted"
 	if !a.Granted {
 		verdict = "denied"
 	}
-	ctx.Emit("key_"+verdict, "", contract.Attr{Key: "tx_number", Value: a.TXNumber}, contract.Attr{Key: "request", Value: a.Request})
+	ctx.Emit("key_"+verdict, "", contract.Attr{Key: "tx_number", Value: txn.String()}, contract.Attr{Key: "request", Value: req.String()})
 	return contract.Result(r)
 }
 
@@ -484,29 +493,30 @@ func (c Contract) purge(ctx *contract.Context, st contract.State, raw []byte) ([
 	if err := contract.DecodeArgs("purge", raw, &a); err != nil {
 		return nil, err
 	}
-	e, id, err := loadEntry(st, "purge", a.TXNumber)
+	e, txn, err := loadEntry(st, "purge", a.TXNumber)
 	if err != nil {
 		return nil, err
 	}
-	owner := e.Creator == ctx.Caller.Fingerprint.String()
+	owner := e.Creator == ctx.CallerFingerprint().String()
 	orgAdmin := e.Holder == ctx.Caller.Org && ctx.Caller.Role == identity.RoleAdmin
 	if !owner && !orgAdmin {
 		return nil, txerr.New(txerr.RoleDenied, "purge: only the entry's owner or an admin of %s may purge it", e.Holder)
 	}
 	if e.Purged {
-		return nil, txerr.New(txerr.Rejected, "purge: entry %s was already purged at height %d", a.TXNumber, e.PurgedAt)
+		return nil, txerr.New(txerr.Rejected, "purge: entry %s was already purged at height %d", txn, e.PurgedAt)
 	}
 	e.Purged, e.PurgedAt = true, ctx.Height
-	if err := st.Set(entryKey(id), canon.MustMarshal(e)); err != nil {
+	key := txn.Bytes()
+	if err := st.Set(entryKey(key[:]), canon.MustMarshal(e)); err != nil {
 		return nil, err
 	}
-	ctx.Emit("purged", "", contract.Attr{Key: "tx_number", Value: a.TXNumber}, contract.Attr{Key: "hash_address", Value: e.HashAddress})
+	ctx.Emit("purged", "", contract.Attr{Key: "tx_number", Value: txn.String()}, contract.Attr{Key: "hash_address", Value: e.HashAddress})
 	return contract.Result(e)
 }
 
 func entryKey(txid []byte) []byte { return append(append([]byte{}, pEntry...), txid...) }
 
-func join(prefix []byte, s string, tail []byte) []byte {
+func join(prefix, s string, tail []byte) []byte {
 	out := make([]byte, 0, len(prefix)+len(s)+1+len(tail))
 	out = append(append(append(out, prefix...), s...), 0)
 	return append(out, tail...)

@@ -21,16 +21,16 @@ import (
 const Name = "registry"
 
 // Key layout under the contract's prefix.
-var (
-	pOrg    = []byte("org/")
-	pCert   = []byte("cert/")
-	pMember = []byte("member/")
-	pRevoke = []byte("rev/")
+const (
+	pOrg    = "org/"
+	pCert   = "cert/"
+	pMember = "member/"
+	pRevoke = "rev/"
 	// RevokedPrefix is where revocation markers live, for callers that
 	// keep them in memory.
 	RevokedPrefix = pRevoke
-	pVote         = []byte("vote/")
-	pPeer         = []byte("peer/")
+	pVote         = "vote/"
+	pPeer         = "peer/"
 )
 
 // Org is a member organization of the channel.
@@ -111,11 +111,14 @@ type GenesisOrg struct {
 	RootPEM string `json:"root_pem"`
 }
 
-// Contract is the registry. It caches parsed certificates, which never
-// change once enrolled (revocation is looked up in state every time).
+// Contract is the registry. Its only memory is a cache of parsed
+// certificates keyed by fingerprint, the SHA-256 of the certificate's DER:
+// a pure function of bytes, so it cannot hold anything a dropped overlay
+// wrote. Whether a certificate is enrolled or revoked is read from the
+// state it is handed every time, and org roots are parsed from state on
+// each use (about 10us, against the 70us signature check each one serves).
 type Contract struct {
 	parsed sync.Map // identity.Fingerprint -> *identity.Member
-	roots  sync.Map // org name -> *x509.Certificate
 }
 
 // New returns the registry contract.
@@ -146,7 +149,7 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 		if err != nil {
 			return fmt.Errorf("org %s root: %w", o.Name, err)
 		}
-		if err := checkRoot(o.Name, root); err != nil {
+		if err := checkRoot(o.Name, root, at); err != nil {
 			return err
 		}
 		if old, _ := st.Get(orgKey(o.Name)); old != nil {
@@ -157,6 +160,9 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 		}
 	}
 	for _, p := range g.Peers {
+		if !validNodeID(p.NodeID) {
+			return fmt.Errorf("peer %q: want 40 lowercase hex digits", p.NodeID)
+		}
 		if old, _ := st.Get(orgKey(p.Org)); old == nil {
 			return fmt.Errorf("peer %s: org %s is not in the genesis", p.NodeID, p.Org)
 		}
@@ -176,12 +182,18 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 	return nil
 }
 
-func checkRoot(name string, root *x509.Certificate) error {
+// checkRoot accepts an org's root: a CA certificate naming the org and
+// valid at time at (an expired root could never vouch for a member).
+func checkRoot(name string, root *x509.Certificate, at time.Time) error {
 	if !root.IsCA {
 		return fmt.Errorf("org %s: root certificate is not a CA", name)
 	}
 	if len(root.Subject.Organization) != 1 || root.Subject.Organization[0] != name {
 		return fmt.Errorf("org %s: root certificate names org %q", name, root.Subject.Organization)
+	}
+	if at.Before(root.NotBefore) || at.After(root.NotAfter) {
+		return fmt.Errorf("org %s: root certificate is valid %s to %s, not at %s", name,
+			root.NotBefore.UTC().Format(time.RFC3339), root.NotAfter.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -242,9 +254,6 @@ func (c *Contract) admit(st contract.State, der []byte, at time.Time, height int
 }
 
 func (c *Contract) root(st contract.State, org string) (*x509.Certificate, error) {
-	if r, ok := c.roots.Load(org); ok {
-		return r.(*x509.Certificate), nil
-	}
 	raw, err := st.Get(orgKey(org))
 	if err != nil {
 		return nil, err
@@ -260,7 +269,6 @@ func (c *Contract) root(st contract.State, org string) (*x509.Certificate, error
 	if err != nil {
 		return nil, txerr.New(txerr.Internal, "org %s root: %v", org, err)
 	}
-	c.roots.Store(org, cert)
 	return cert, nil
 }
 
@@ -269,10 +277,11 @@ func (c *Contract) revoke(ctx *contract.Context, st contract.State, raw []byte) 
 	if err := contract.DecodeArgs("revoke", raw, &a); err != nil {
 		return nil, err
 	}
-	fp, err := identity.ParseFingerprint(a.Fingerprint)
+	cfp, err := contract.ParseFingerprint(a.Fingerprint)
 	if err != nil {
 		return nil, txerr.New(txerr.BadArgs, "revoke: %v", err)
 	}
+	fp := cfp.Identity()
 	rec, err := c.cert(st, fp)
 	if err != nil {
 		return nil, err
@@ -307,7 +316,7 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	if err != nil {
 		return nil, txerr.New(txerr.BadArgs, "vote_org: root certificate: %v", err)
 	}
-	if err := checkRoot(a.Name, root); err != nil {
+	if err := checkRoot(a.Name, root, ctx.Time); err != nil {
 		return nil, txerr.New(txerr.BadArgs, "vote_org: %v", err)
 	}
 	if old, _ := st.Get(orgKey(a.Name)); old != nil {
@@ -316,6 +325,10 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 	if len(a.Members) > 16 {
 		return nil, txerr.New(txerr.BadArgs, "vote_org: at most 16 first members")
 	}
+	// Everything that could make the admission fail is checked here, so a
+	// proposal that could never be admitted is refused before anyone's
+	// vote is counted, and the admission below only writes.
+	ids := make([]string, 0, len(a.Members))
 	for i, der := range a.Members {
 		m, err := identity.ParseMember(der)
 		if err != nil {
@@ -324,6 +337,12 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 		if err := identity.VerifyMember(m.Cert, root, ctx.Time); err != nil {
 			return nil, txerr.New(txerr.BadArgs, "vote_org: member %s: %v", m.ID, err)
 		}
+		for j, id := range ids {
+			if id == m.ID {
+				return nil, txerr.New(txerr.BadArgs, "vote_org: members %d and %d are both %s", j, i, m.ID)
+			}
+		}
+		ids = append(ids, m.ID)
 	}
 	proposal := sha256.Sum256(canon.MustMarshal(a))
 	fp := proposal[:]
@@ -331,7 +350,7 @@ func (c *Contract) voteOrg(ctx *contract.Context, st contract.State, raw []byte)
 		return nil, err
 	}
 	orgs, votes := 0, 0
-	if err := st.Iterate(pOrg, func(k, _ []byte) bool { orgs++; return true }); err != nil {
+	if err := st.Iterate([]byte(pOrg), func(k, _ []byte) bool { orgs++; return true }); err != nil {
 		return nil, err
 	}
 	if err := st.Iterate(voteKey(a.Name, ""), func(_, v []byte) bool {
@@ -397,26 +416,43 @@ func (c *Contract) PeerAllowed(st contract.State, nodeID string) (bool, error) {
 }
 
 // Resolve returns the caller behind fingerprint fp: its parsed certificate
-// and whether it was revoked, as of st. Certificates not enrolled give an
-// UnknownCert error.
+// and whether it was revoked, as of st. Certificates not enrolled in st give
+// an UnknownCert error, whatever this process resolved before.
 func (c *Contract) Resolve(st contract.State, fp identity.Fingerprint) (*identity.Member, bool, error) {
-	rev, err := st.Get(revokeKey(fp))
+	raw, err := st.Get(certKey(fp))
+	if err != nil {
+		return nil, false, err
+	}
+	if raw == nil {
+		return nil, false, txerr.New(txerr.UnknownCert, "certificate %s is not enrolled on this channel", fp)
+	}
+	revoked, err := c.Revoked(st, fp)
 	if err != nil {
 		return nil, false, err
 	}
 	if m, ok := c.parsed.Load(fp); ok {
-		return m.(*identity.Member), rev != nil, nil
+		return m.(*identity.Member), revoked, nil
 	}
-	rec, err := c.cert(st, fp)
-	if err != nil {
-		return nil, false, err
+	var rec Cert
+	if err := canon.Unmarshal(raw, &rec); err != nil {
+		return nil, false, txerr.New(txerr.Internal, "certificate record %s: %v", fp, err)
+	}
+	if identity.FingerprintOf(rec.DER) != fp {
+		return nil, false, txerr.New(txerr.Internal, "certificate record %s holds another certificate", fp)
 	}
 	m, err := identity.ParseMember(rec.DER)
 	if err != nil {
 		return nil, false, txerr.New(txerr.Internal, "stored certificate %s: %v", fp, err)
 	}
 	c.parsed.Store(fp, m)
-	return m, rev != nil, nil
+	return m, revoked, nil
+}
+
+// Revoked reports whether the certificate behind fp was revoked as of st.
+// It reads one small marker, which the ledger keeps in memory.
+func (c *Contract) Revoked(st contract.State, fp identity.Fingerprint) (bool, error) {
+	rev, err := st.Get(revokeKey(fp))
+	return rev != nil, err
 }
 
 func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, error) {
@@ -438,7 +474,7 @@ func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, erro
 func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
 	switch method {
 	case "orgs":
-		return contract.List[Org](st, pOrg, nil)
+		return contract.List[Org](st, []byte(pOrg), nil)
 	case "certs":
 		var a struct {
 			WithDER bool `cbor:"der,omitempty"`
@@ -449,21 +485,21 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 			}
 		}
 		if a.WithDER {
-			return contract.List[Cert](st, pCert, nil)
+			return contract.List[Cert](st, []byte(pCert), nil)
 		}
-		return contract.List(st, pCert, func(c *Cert) { c.DER = nil })
+		return contract.List(st, []byte(pCert), func(c *Cert) { c.DER = nil })
 	case "peers":
-		return contract.List[Peer](st, pPeer, nil)
+		return contract.List[Peer](st, []byte(pPeer), nil)
 	case "cert":
 		var a GetArgs
 		if err := contract.DecodeArgs("cert", raw, &a); err != nil {
 			return nil, err
 		}
-		fp, err := identity.ParseFingerprint(a.Fingerprint)
+		fp, err := contract.ParseFingerprint(a.Fingerprint)
 		if err != nil {
 			return nil, txerr.New(txerr.BadArgs, "cert: %v", err)
 		}
-		rec, err := c.cert(st, fp)
+		rec, err := c.cert(st, fp.Identity())
 		if err != nil {
 			return nil, err
 		}
@@ -480,9 +516,9 @@ func revokeKey(fp identity.Fingerprint) []byte {
 	return append(append([]byte{}, pRevoke...), fp[:]...)
 }
 func memberKey(org, id string) []byte {
-	return []byte(string(pMember) + org + "\x00" + id)
+	return []byte(pMember + org + "\x00" + id)
 }
 func peerKey(id string) []byte { return append(append([]byte{}, pPeer...), id...) }
 func voteKey(org, voter string) []byte {
-	return []byte(string(pVote) + org + "\x00" + voter)
+	return []byte(pVote + org + "\x00" + voter)
 }
