@@ -189,14 +189,24 @@ func TestAPIRejections(t *testing.T) {
 
 func TestOpsAndPublicRoutes(t *testing.T) {
 	tn := startTestNode(t)
-	for _, u := range []string{tn.ops + "/metrics", tn.ops + "/healthz"} {
+	for _, u := range []string{tn.ops + "/metrics", tn.ops + "/healthz", tn.ops + "/livez", tn.ops + "/readyz"} {
 		resp, err := http.Get(u)
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", u, err, resp)
 		}
 		resp.Body.Close()
 	}
-	resp, err := tn.c.HTTP.Get(tn.url + "/openapi.json")
+	resp, err := http.Get(tn.ops + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ready api.Readiness
+	json.NewDecoder(resp.Body).Decode(&ready)
+	resp.Body.Close()
+	if !ready.Ready || ready.Checks["channel default"] != "ok" || ready.Checks["storage"] != "ok" || ready.Checks["p2p"] != "ok" {
+		t.Fatalf("readyz: %+v", ready)
+	}
+	resp, err = tn.c.HTTP.Get(tn.url + "/openapi.json")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("openapi.json: %v %v", err, resp)
 	}

@@ -19,7 +19,7 @@ func routeTable() []Route {
 }
 
 // opsRoutes are served on the operations listener, not through the table.
-var opsRoutes = []string{"GET /healthz", "GET /metrics"}
+var opsRoutes = []string{"GET /healthz", "GET /livez", "GET /readyz", "GET /metrics"}
 
 // The route table, openapi.json and docs/API.md list the same routes with
 // the same access: a route added without its entry fails here.

@@ -75,7 +75,9 @@ func NewServer(n *node.Node) *Server {
 	}
 	s.register()
 	s.ops = http.NewServeMux()
-	s.ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.ops.HandleFunc("GET /healthz", s.livez)
+	s.ops.HandleFunc("GET /livez", s.livez)
+	s.ops.HandleFunc("GET /readyz", s.readyz)
 	s.ops.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	return s
 }

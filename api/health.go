@@ -1,0 +1,60 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"github.com/sealnet/sealnet/durable"
+)
+
+// Readiness is the answer of /readyz: each check with what it found.
+type Readiness struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"` // check name -> "ok" or what is wrong
+}
+
+// livez answers while the process serves.
+func (s *Server) livez(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
+
+// readyz answers 200 when the node can do its work: every channel has
+// caught up with its peers (no block sync running), its home is writable
+// (a probe file is written durably and removed), and its p2p host is up.
+// Otherwise 503, with each check's finding.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	r := Readiness{Ready: true, Checks: map[string]string{}}
+	fail := func(name, why string) { r.Ready, r.Checks[name] = false, why }
+	for _, c := range s.n.Channels() {
+		name := "channel " + c.Name
+		switch {
+		case c.Host.Node == nil || !c.Host.Node.IsRunning():
+			fail(name, "not running")
+		case c.Host.Node.ConsensusReactor().WaitSync():
+			h, _ := c.App.Height()
+			fail(name, fmt.Sprintf("catching up with its peers (at height %d)", h))
+		default:
+			r.Checks[name] = "ok"
+		}
+	}
+	probe := filepath.Join(string(s.n.Home), ".readyz")
+	if err := durable.WriteFile(probe, []byte("probe\n"), 0o600); err != nil {
+		fail("storage", err.Error())
+	} else if err := durable.Remove(probe); err != nil {
+		fail("storage", err.Error())
+	} else {
+		r.Checks["storage"] = "ok"
+	}
+	if s.n.Config().P2P.Listen != nil {
+		if sh := s.n.Share(); sh == nil || len(sh.Host.Addrs()) == 0 {
+			fail("p2p", "the libp2p host is not listening")
+		} else {
+			r.Checks["p2p"] = "ok"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !r.Ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(r)
+}
