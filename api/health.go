@@ -6,7 +6,11 @@ import (
 	"net/http"
 	"path/filepath"
 
+	"github.com/cometbft/cometbft/consensus"
+	"github.com/cometbft/cometbft/types"
+
 	"github.com/sealnet/sealnet/durable"
+	"github.com/sealnet/sealnet/ledger"
 )
 
 // Readiness is the answer of /readyz: each check with what it found.
@@ -28,11 +32,16 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	for _, c := range s.n.Channels() {
 		name := "channel " + c.Name
 		switch {
+		case c.App.Failure() != nil:
+			fail(name, "stopped: "+c.App.Failure().Error())
 		case c.Host.Node == nil || !c.Host.Node.IsRunning():
 			fail(name, "not running")
 		case c.Host.Node.ConsensusReactor().WaitSync():
 			h, _ := c.App.Height()
-			fail(name, fmt.Sprintf("catching up with its peers (at height %d)", h))
+			fail(name, fmt.Sprintf("catching up with its peers (block sync at height %d)", h))
+		case behind(c) > 0:
+			h, _ := c.App.Height()
+			fail(name, fmt.Sprintf("catching up with its peers (height %d, %d blocks behind)", h, behind(c)))
 		default:
 			r.Checks[name] = "ok"
 		}
@@ -57,4 +66,19 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(r)
+}
+
+// behind says how many blocks the channel's committed height trails the
+// highest height its peers work on, less one block of slack for the block
+// being decided.
+func behind(c *ledger.Channel) int64 {
+	h, _ := c.App.Height()
+	var top int64
+	for _, p := range c.Host.Node.Switch().Peers().List() {
+		if ps, ok := p.Get(types.PeerStateKey).(*consensus.PeerState); ok {
+			top = max(top, ps.GetHeight())
+		}
+	}
+	// a peer deciding height top has committed top-1
+	return max(0, top-1-h-1)
 }

@@ -106,13 +106,17 @@ type App struct {
 	blockRes  *Block
 	spent     []byte // nonce entries (fingerprint||nonce) spent in the block
 	listeners []func(*Block)
+
+	failOnce sync.Once
+	failed   chan struct{} // closed when a block could not be committed
+	failure  error
 }
 
 // NewApp opens an application over db.
 func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
 	a := &App{
 		db: db, log: log, reg: registry.New(), now: time.Now,
-		verified: newSigCache(),
+		verified: newSigCache(), failed: make(chan struct{}),
 	}
 	a.contracts = map[string]contract.Contract{}
 	a.methods = map[string]map[string]contract.Method{}
@@ -471,7 +475,7 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 	// No fsync: CometBFT has the block on disk before Commit, and replays
 	// it at start-up if the application's height is behind.
 	if err := b.Write(); err != nil {
-		return nil, fmt.Errorf("commit block %d: %w", blk.Height, err)
+		return nil, a.fail(fmt.Errorf("commit block %d: %w", blk.Height, err))
 	}
 	a.mirror.Apply(a.block)
 	a.block.Reset()
@@ -489,4 +493,31 @@ func (a *App) Commit(context.Context, *abci.RequestCommit) (*abci.ResponseCommit
 
 func blockKey(height int64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, pTxByPos...), uint64(height))
+}
+
+// fail records that the application could not commit a block. CometBFT
+// stops its consensus on a failed commit but keeps the process alive, a
+// node that would look up while deciding nothing: Failed tells the node's
+// owner to stop it, and the block is applied again from CometBFT's store
+// at the next start.
+func (a *App) fail(err error) error {
+	a.failOnce.Do(func() {
+		a.failure = err
+		a.log.Error("the channel cannot commit: stopping; nothing acknowledged is lost, CometBFT replays the block at the next start", "err", err)
+		close(a.failed)
+	})
+	return err
+}
+
+// Failed is closed once a block could not be committed; Failure says why.
+func (a *App) Failed() <-chan struct{} { return a.failed }
+
+// Failure is why the application stopped committing (nil while it runs).
+func (a *App) Failure() error {
+	select {
+	case <-a.failed:
+		return a.failure
+	default:
+		return nil
+	}
 }

@@ -37,6 +37,7 @@ type ChainConfig struct {
 	EmptyBlocks     time.Duration // an empty block after this much idle time (0: never)
 	MempoolSize     int           // transactions; also the most one block holds
 	OpenNetwork     bool          // accept any peer (benchmark baselines); sealnet channels admit only registered nodes
+	NoPEX           bool          // dial only PersistentPeers, never addresses learned from peers
 }
 
 // DefaultChainConfig returns the defaults for a channel home.
@@ -57,7 +58,7 @@ func (c ChainConfig) CometConfig() *cmtcfg.Config {
 	cfg.P2P.PersistentPeers = c.PersistentPeers
 	cfg.P2P.AddrBookStrict = false
 	cfg.P2P.AllowDuplicateIP = true
-	cfg.P2P.PexReactor = true
+	cfg.P2P.PexReactor = !c.NoPEX
 	// connections flush at most this often; 100 ms by default, which costs
 	// several hundred ms per block between validators
 	cfg.P2P.FlushThrottleTimeout = 10 * time.Millisecond

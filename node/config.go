@@ -78,6 +78,10 @@ type ChannelConfig struct {
 	TimeoutCommitMS int    `toml:"timeout_commit_ms"` // milliseconds
 	EmptyBlocksS    int    `toml:"empty_blocks_s"`    // seconds of idle before an empty block; 0 never
 	MempoolSize     int    `toml:"mempool_size"`      // transactions
+	// NoPEX keeps the node to its persistent peers: it neither learns nor
+	// gossips peer addresses (a consortium whose nodes reach each other
+	// only through fixed gateways or relays).
+	NoPEX bool `toml:"no_pex"`
 }
 
 // DefaultConfig returns a one-org configuration with the default channel.
@@ -189,7 +193,7 @@ func (h Home) SaveConfig(c *Config) error {
 func (h Home) Chain(ch ChannelConfig, moniker string) ledger.ChainConfig {
 	return ledger.ChainConfig{Home: h.Channel(ch.Name), Moniker: moniker, P2PListen: ch.P2PListen,
 		PersistentPeers: ch.PersistentPeers, TimeoutCommit: time.Duration(ch.TimeoutCommitMS) * time.Millisecond,
-		EmptyBlocks: time.Duration(ch.EmptyBlocksS) * time.Second, MempoolSize: ch.MempoolSize}
+		EmptyBlocks: time.Duration(ch.EmptyBlocksS) * time.Second, MempoolSize: ch.MempoolSize, NoPEX: ch.NoPEX}
 }
 
 // ClientFile is the client configuration of a member's home, one that

@@ -110,6 +110,14 @@ func runNode(g *globals, org string, attach attachFunc) error {
 	log.Info("node up", "org", cfg.Org, "api", "https://"+ln.Addr().String(), "ops", cfg.API.OpsListen, "home", string(h))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	failed := make(chan error, 1)
+	for _, c := range n.Channels() {
+		go func() {
+			<-c.App.Failed()
+			failed <- fmt.Errorf("channel %s stopped: %w", c.Name, c.App.Failure())
+		}()
+	}
+	var stopErr error
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String())
@@ -117,13 +125,15 @@ func runNode(g *globals, org string, attach attachFunc) error {
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
+	case stopErr = <-failed:
+		log.Error("shutting down: a channel cannot commit", "err", stopErr)
 	}
 	stop()
 	werr := wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
-	return werr
+	return errors.Join(stopErr, werr)
 }
 
 func newLogger(c node.LogConfig) *slog.Logger {
