@@ -540,6 +540,8 @@ func (s *sender) expire(ctx context.Context) {
 // unfit says why a message cannot be carried ("" if it can).
 func unfit(m source.Message) string {
 	switch {
+	case m.Dropped != "":
+		return m.Dropped // the source received it but could not read it
 	case len(m.Key) > MaxKey || !utf8.ValidString(m.Key):
 		return fmt.Sprintf("message key of %d bytes is not UTF-8 of at most %d bytes", len(m.Key), MaxKey)
 	case len(m.Value) > MaxValue:

@@ -99,14 +99,13 @@ func (m *MQTT) Run(ctx context.Context, out chan<- Message) error {
 	for _, t := range m.Topics {
 		filters[t] = m.QoS
 	}
-	return m.serve(ctx, "mqtt source", filters, onMessage, nil)
+	return m.serve(ctx, "mqtt source", filters, onMessage)
 }
 
 // serve connects, subscribes to filters and hands messages to onMessage
 // until ctx ends, reconnecting as retry says. Each connection is a new
-// Paho client (the persistent session lives in the broker); client, if
-// not nil, is set to the connected one.
-func (m *MQTT) serve(ctx context.Context, what string, filters map[string]byte, onMessage mqtt.MessageHandler, client *atomic.Pointer[mqtt.Client]) error {
+// Paho client (the persistent session lives in the broker).
+func (m *MQTT) serve(ctx context.Context, what string, filters map[string]byte, onMessage mqtt.MessageHandler) error {
 	log := m.Log
 	if log == nil {
 		log = slog.Default()
@@ -119,15 +118,9 @@ func (m *MQTT) serve(ctx context.Context, what string, filters map[string]byte, 
 		if err == nil {
 			r.connected()
 			log.Info(what+" connected", "source", m.Name, "broker", m.Broker)
-			if client != nil {
-				client.Store(&c)
-			}
 			select {
 			case err = <-lost:
 			case <-ctx.Done():
-			}
-			if client != nil {
-				client.Store(nil)
 			}
 			c.Disconnect(250)
 			if ctx.Err() != nil {
