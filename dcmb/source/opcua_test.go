@@ -141,7 +141,7 @@ func TestOPCUAUntrustedServer(t *testing.T) {
 	if !errors.As(err, &ue) || !errors.Is(err, ErrUntrusted) {
 		t.Fatalf("check against an unknown server: %v, want an UntrustedError", err)
 	}
-	if ue.Cert.Thumbprint != Thumbprint(srv.Cert) || !strings.Contains(err.Error(), "sealnet dcmb trust "+Thumbprint(srv.Cert)[:16]) ||
+	if ue.Cert.Thumbprint != Thumbprint(srv.Cert) || !strings.Contains(err.Error(), "sealnet dcmb trust --pki "+pki+" "+Thumbprint(srv.Cert)[:16]) ||
 		!strings.Contains(err.Error(), "pki_dir") {
 		t.Fatalf("the refusal does not say how to trust the certificate: %v", err)
 	}

@@ -109,12 +109,13 @@ type UntrustedError struct {
 	Cert   CertInfo
 	Reason string // why it is not trusted
 	Saved  string // where it was saved for the operator ("" if it was not)
+	PKI    string // the trust list's folder
 }
 
 func (e *UntrustedError) Error() string {
 	s := fmt.Sprintf("%s: the server's certificate %q (SHA-1 thumbprint %s) %s", ErrUntrusted, e.Cert.Subject, e.Cert.Thumbprint, e.Reason)
 	if e.Saved != "" {
-		s += fmt.Sprintf("; it was saved as %s: compare its thumbprint with the server's own, then trust it with 'sealnet dcmb trust %s' (source.pki_dir)", e.Saved, e.Cert.Thumbprint[:16])
+		s += fmt.Sprintf("; it was saved as %s: compare its thumbprint with the server's own, then trust it with 'sealnet dcmb trust --pki %s %s' (source.pki_dir)", e.Saved, e.PKI, e.Cert.Thumbprint[:16])
 	}
 	return s
 }
@@ -184,7 +185,7 @@ func (t TrustList) Check(der []byte, host string, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("save the refused server certificate: %w", err)
 	}
-	return &UntrustedError{Cert: info, Reason: reason, Saved: saved}
+	return &UntrustedError{Cert: info, Reason: reason, Saved: saved, PKI: t.Dir}
 }
 
 // revoked checks each certificate of chain (leaf first) against the CRLs
