@@ -174,7 +174,11 @@ func (o *OPCUA) Run(ctx context.Context, out chan<- Message) error {
 
 // watch is what a refused source waits to change.
 func (o *OPCUA) watch() uint64 {
-	return fileVersion(o.Password.File, o.UserCert, o.UserKey, o.CertFile, o.KeyFile) ^ TrustList{Dir: o.PKI}.version()
+	v := fileVersion(o.Password.File, o.UserCert, o.UserKey, o.CertFile, o.KeyFile)
+	if o.PKI != "" {
+		v ^= TrustList{Dir: o.PKI}.version()
+	}
+	return v
 }
 
 // Check connects once and reports what Run would refuse: an untrusted
