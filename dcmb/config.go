@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/source"
 )
 
 // Config is a DCMB configuration (dcmb.toml): the streams this node sends
@@ -42,25 +44,80 @@ type StreamConfig struct {
 	Rules        []Rule       `toml:"rule"`
 }
 
-// SourceConfig selects and configures a source.
+// SourceConfig selects and configures a source. Relative paths are read
+// from the working directory. A password is given in one of three ways:
+// password (in this file), password_file (its first line) or
+// password_env (an environment variable).
 type SourceConfig struct {
-	Kind string `toml:"kind"` // opcua, mqtt, file, stdin or http
+	Kind string `toml:"kind"` // opcua, mqtt, sparkplug, file, stdin or http
 	// opcua
-	Endpoint string   `toml:"endpoint"`
-	Nodes    []string `toml:"nodes"`
-	Security string   `toml:"security"`  // None or SignAndEncrypt (Basic256Sha256)
-	CertFile string   `toml:"cert_file"` // PEM client certificate for SignAndEncrypt (default: an ephemeral one)
-	KeyFile  string   `toml:"key_file"`
-	Sampling Duration `toml:"sampling"` // sampling and publishing interval (default 100ms)
-	// mqtt
-	Broker   string   `toml:"broker"`
-	Topics   []string `toml:"topics"`
+	Endpoint     string   `toml:"endpoint"`
+	Nodes        []string `toml:"nodes"`
+	Security     string   `toml:"security"`       // SignAndEncrypt (default), Sign or None
+	Policy       string   `toml:"policy"`         // Basic256Sha256 (default), Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss
+	PKIDir       string   `toml:"pki_dir"`        // trust list: own, trusted, issuers, rejected (default <dir>/pki)
+	UserCertFile string   `toml:"user_cert_file"` // X.509 user certificate to log in with, PEM or DER
+	UserKeyFile  string   `toml:"user_key_file"`  // its RSA key
+	Sampling     Duration `toml:"sampling"`       // sampling and publishing interval (default 100ms)
+	// opcua, mqtt and sparkplug
+	Username     string `toml:"username"`
+	Password     string `toml:"password"`
+	PasswordFile string `toml:"password_file"`
+	PasswordEnv  string `toml:"password_env"`
+	CertFile     string `toml:"cert_file"` // client certificate: OPC UA application certificate (default: pki_dir/own), MQTT TLS client certificate
+	KeyFile      string `toml:"key_file"`
+	// mqtt and sparkplug
+	Broker   string   `toml:"broker"` // tcp://host:port, or ssl://host:port for TLS
+	Topics   []string `toml:"topics"` // sparkplug: default spBv1.0/#
 	QoS      int      `toml:"qos"`
 	ClientID string   `toml:"client_id"`
+	CAFile   string   `toml:"ca_file"` // PEM CA certificates for the broker's TLS certificate (default: the system's)
 	// file (one value a line; follows appends), http (POST a body, one value)
 	Path   string `toml:"path"`
 	Listen string `toml:"listen"`
 	Key    string `toml:"key"` // the key given to values of file, stdin and http sources
+}
+
+// protocolSource builds the opcua, mqtt or sparkplug source of stream
+// name; dir is the DCMB's state directory, home of the default trust list.
+// It returns nil for the other kinds.
+func (c SourceConfig) protocolSource(name, dir string, log *slog.Logger) (source.Source, error) {
+	pw := source.Secret{Value: c.Password, File: c.PasswordFile, Env: c.PasswordEnv}
+	var src interface {
+		source.Source
+		Validate() error
+	}
+	switch c.Kind {
+	case "opcua":
+		pki := c.PKIDir
+		if pki == "" {
+			pki = filepath.Join(dir, "pki")
+		}
+		src = &source.OPCUA{Name: name, Endpoint: c.Endpoint, Nodes: c.Nodes, Security: c.Security, Policy: c.Policy, PKI: pki,
+			CertFile: c.CertFile, KeyFile: c.KeyFile, Username: c.Username, Password: pw, UserCert: c.UserCertFile, UserKey: c.UserKeyFile,
+			Interval: c.Sampling.Duration, Log: log}
+	case "mqtt", "sparkplug":
+		if c.QoS < 0 || c.QoS > 2 {
+			return nil, fmt.Errorf("source.qos %d: want 0, 1 or 2", c.QoS)
+		}
+		id := c.ClientID
+		if id == "" {
+			id = "sealnet-" + name
+		}
+		m := source.MQTT{Name: name, Broker: c.Broker, ClientID: id, Topics: c.Topics, QoS: byte(c.QoS),
+			Username: c.Username, Password: pw, CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, Log: log}
+		if c.Kind == "mqtt" {
+			src = &m
+		} else {
+			src = &source.Sparkplug{MQTT: m}
+		}
+	default:
+		return nil, nil
+	}
+	if err := src.Validate(); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	return src, nil
 }
 
 // Rule maps a quantitative value to a qualitative label (paper 000, 3.2):
@@ -219,9 +276,13 @@ func (s *StreamConfig) validate() error {
 		s.Archive = &t
 	}
 	switch s.Source.Kind {
-	case "opcua", "mqtt", "file", "stdin", "http":
+	case "opcua", "mqtt", "sparkplug":
+		if _, err := s.Source.protocolSource(s.Name, "dcmb", nil); err != nil {
+			return err
+		}
+	case "file", "stdin", "http":
 	default:
-		return fmt.Errorf("source.kind %q: want opcua, mqtt, file, stdin or http", s.Source.Kind)
+		return fmt.Errorf("source.kind %q: want opcua, mqtt, sparkplug, file, stdin or http", s.Source.Kind)
 	}
 	for i, r := range s.Rules {
 		if r.Label == "" || r.Condition == "" || r.LabelSalt == "" {

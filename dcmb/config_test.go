@@ -9,8 +9,12 @@ import (
 
 // The documented example configurations load.
 func TestExampleConfigs(t *testing.T) {
-	for _, name := range []string{"dcmb-owner.toml", "dcmb-manufacturer.toml"} {
-		if _, err := LoadConfig(filepath.Join("..", "docs", "examples", name)); err != nil {
+	files, _ := filepath.Glob(filepath.Join("..", "docs", "examples", "dcmb-*.toml"))
+	if len(files) < 3 {
+		t.Fatalf("examples: %v", files)
+	}
+	for _, name := range files {
+		if _, err := LoadConfig(name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -26,6 +30,11 @@ func TestConfigErrors(t *testing.T) {
 		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\nspool_bytes = 10\n[stream.source]\nkind = \"stdin\"", "at least 64 KiB"},
 		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[[stream.rule]]\nlabel = \"x\"", "needs label, condition and label_salt"},
 		{"[[receive]]\nstream = \"s\"", "needs stream and from"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"opcua\"\nendpoint = \"opc.tcp://m:4840\"\nnodes = [\"ns=1;s=A\"]\npolicy = \"Basic256\"", "policy Basic256 is deprecated"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"opcua\"\nendpoint = \"opc.tcp://m:4840\"\nnodes = [\"ns=1;s=A\"]\nusername = \"op\"\npassword = \"x\"\npassword_file = \"f\"", "one of password, password_file and password_env"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"opcua\"\nendpoint = \"opc.tcp://m:4840\"\nnodes = [\"ns=1;s=A\"]\nsecurity = \"None\"\nusername = \"op\"\npassword_env = \"P\"", "credentials over security None"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"mqtt\"\nbroker = \"tcp://b:1883\"\ntopics = [\"#\"]\nca_file = \"ca.pem\"", "write the broker as ssl://"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"sparkplug\"\nbroker = \"tcp://b:1883\"\ntopics = [\"plant/#\"]", "subscribes under spBv1.0/"},
 		{"[[receive]]\nstream = \"s\"\nfrom = \"o\"\ntypo = 1", "unknown setting receive.typo"},
 	} {
 		p := filepath.Join(t.TempDir(), "dcmb.toml")

@@ -89,8 +89,10 @@ func TestPaperMode(t *testing.T) {
 	}
 }
 
-// A value too large for the wire gets a sequence number recorded on chain
-// as dropped, with the reason; the messages around it are delivered.
+// A value too large for the wire, and a message its source could not read
+// (a Sparkplug payload that does not decode), each get a sequence number
+// recorded on chain as dropped, with the reason; the messages around them
+// are delivered.
 func TestOversizedValueRecordedAsDropped(t *testing.T) {
 	c, logs := consortium(t, 2)
 	owner, maker := c.Orgs[0], c.Orgs[1]
@@ -101,15 +103,19 @@ func TestOversizedValueRecordedAsDropped(t *testing.T) {
 	for _, v := range [][]byte{[]byte(value(0)), bytes.Repeat([]byte("x"), dcmb.MaxValue+1), []byte(value(2))} {
 		src.c <- source.Message{Key: "gauge", Value: v, Time: time.Now()}
 	}
+	src.c <- source.Message{Key: "spBv1.0/G/NDATA/E", Time: time.Now(), Dropped: "sparkplug payload does not decode: spBv1.0/G/NDATA/E"}
 	waitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
+	waitFor(t, "the unreadable message recorded", time.Minute, func() bool { return send.rt.Stats.Dropped.Load() == 2 })
 	var st audit.Stream
 	if err := owner.API.Query(context.Background(), "default", audit.Name, "stream", map[string]string{"stream": "line-4"}, &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Next != 3 || st.Dropped != 1 || send.rt.Stats.Dropped.Load() != 1 {
+	if st.Next != 4 || st.Dropped != 2 || send.rt.Stats.Dropped.Load() != 2 {
 		t.Fatalf("chain %+v, sender dropped %d", st, send.rt.Stats.Dropped.Load())
 	}
-	if !strings.Contains(string(logs.Bytes()), `reason="message value of 65537 bytes exceeds 65536"`) {
-		t.Fatal("the drop was not logged with its reason")
+	for _, reason := range []string{"message value of 65537 bytes exceeds 65536", "sparkplug payload does not decode: spBv1.0/G/NDATA/E"} {
+		if !strings.Contains(string(logs.Bytes()), `reason="`+reason+`"`) {
+			t.Fatalf("the drop was not logged with its reason %q", reason)
+		}
 	}
 }

@@ -79,34 +79,22 @@ func newSender(r *Runtime, cfg StreamConfig) (*sender, error) {
 		cache: map[uint64]*Batch{}, anchorWake: make(chan struct{}, 1), deliverWake: make(chan struct{}, 1),
 		armed: map[string]bool{}, conds: make(chan condSubmit, 1024), reachable: true}
 	copy(s.secret[:], sec)
-	if s.src, err = buildSource(cfg, s.log); err != nil {
+	if s.src, err = buildSource(cfg, r.dir, s.log); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-func buildSource(cfg StreamConfig, log *slog.Logger) (source.Source, error) {
+func buildSource(cfg StreamConfig, dir string, log *slog.Logger) (source.Source, error) {
 	c := cfg.Source
 	key := c.Key
 	if key == "" {
 		key = cfg.Name
 	}
+	if src, err := c.protocolSource(cfg.Name, dir, log); src != nil || err != nil {
+		return src, err
+	}
 	switch c.Kind {
-	case "mqtt":
-		if c.QoS < 0 || c.QoS > 2 {
-			return nil, fmt.Errorf("source.qos %d: want 0, 1 or 2", c.QoS)
-		}
-		id := c.ClientID
-		if id == "" {
-			id = "sealnet-" + cfg.Name
-		}
-		return &source.MQTT{Name: cfg.Name, Broker: c.Broker, ClientID: id, Topics: c.Topics, QoS: byte(c.QoS), Log: log}, nil
-	case "opcua":
-		if c.Endpoint == "" || len(c.Nodes) == 0 {
-			return nil, errors.New("an opcua source needs endpoint and nodes")
-		}
-		return &source.OPCUA{Name: cfg.Name, Endpoint: c.Endpoint, Nodes: c.Nodes, Security: c.Security,
-			CertFile: c.CertFile, KeyFile: c.KeyFile, Interval: c.Sampling.Duration, Log: log}, nil
 	case "file":
 		if c.Path == "" {
 			return nil, errors.New("source.path is required for a file source")
@@ -540,6 +528,8 @@ func (s *sender) expire(ctx context.Context) {
 // unfit says why a message cannot be carried ("" if it can).
 func unfit(m source.Message) string {
 	switch {
+	case m.Dropped != "":
+		return m.Dropped // the source received it but could not read it
 	case len(m.Key) > MaxKey || !utf8.ValidString(m.Key):
 		return fmt.Sprintf("message key of %d bytes is not UTF-8 of at most %d bytes", len(m.Key), MaxKey)
 	case len(m.Value) > MaxValue:

@@ -3,6 +3,8 @@ package demo
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,18 +27,45 @@ func TestShareDemo(t *testing.T) {
 }
 
 // The maintenance scenario against node-opcua's server, an OPC UA
-// implementation independent of sealnet's client.
+// implementation independent of sealnet's client, read with
+// SignAndEncrypt, Aes256_Sha256_RsaPss and a user's password, the server's
+// certificate in the trust list.
 func TestMaintenanceDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// slow enough that the consortium is up before the counter reaches 5367
-	srv := opcuatest.Start(t, opcuatest.FreePort(t), t.TempDir(), 5290, 200*time.Millisecond)
+	srv := opcuatest.StartWith(t, opcuatest.FreePort(t), t.TempDir(), 5290, 200*time.Millisecond,
+		opcuatest.Options{Users: map[string]string{"planner": "counts-pieces"}, NoAnonymous: true})
+	pwFile := filepath.Join(t.TempDir(), "password")
+	os.WriteFile(pwFile, []byte("counts-pieces\n"), 0o600)
+	opt := MaintenanceOptions{OPCUA: srv.Endpoint, Node: srv.Node, Security: "SignAndEncrypt", Policy: "Aes256_Sha256_RsaPss",
+		PKI: t.TempDir(), Username: "planner", PasswordFile: pwFile, Outage: 3 * time.Second}
+
+	// refusals come before the consortium starts, each naming what to change
+	for _, c := range []struct {
+		mod  func(*MaintenanceOptions)
+		want string
+	}{
+		{func(o *MaintenanceOptions) { o.PKI = "" }, "needs --pki DIR"},
+		{func(o *MaintenanceOptions) { o.OPCUA, o.Node = "", "" }, "simulated press offers security None"},
+		{func(o *MaintenanceOptions) {}, "sealnet dcmb trust --pki " + opt.PKI},
+		{func(o *MaintenanceOptions) { o.Security, o.Policy, o.Username, o.PasswordFile = "None", "", "", "" }, "refused an anonymous login"},
+	} {
+		o := opt
+		c.mod(&o)
+		var out bytes.Buffer
+		if err := Maintenance(ctx, &out, o); err == nil || !strings.Contains(err.Error(), c.want) || out.Len() > 0 {
+			t.Fatalf("%+v: %v, want an error about %q before any output", o, err, c.want)
+		}
+	}
+	srv.TrustIn(t, opt.PKI)
+
 	var out bytes.Buffer
-	err := Maintenance(ctx, &out, MaintenanceOptions{OPCUA: srv.Endpoint, Node: srv.Node, Outage: 3 * time.Second})
+	err := Maintenance(ctx, &out, opt)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, step := range []string{"[1]", "[2]", "condition_met condition=press-7-maintenance importance=high from=org1",
+	for _, step := range []string{"[1]", "security SignAndEncrypt Aes256_Sha256_RsaPss, user planner", "[2]", "condition_met condition=press-7-maintenance importance=high from=org1",
 		"= 5367, received", "[6]", "receiver unreachable", "receiver reachable again", "once each and in order", "✓ message",
 		"claiming 5368: rejected", "all steps passed"} {
 		if !strings.Contains(out.String(), step) {

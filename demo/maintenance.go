@@ -28,16 +28,21 @@ import (
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/machine"
+	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/local"
 )
 
 // MaintenanceOptions selects the machine of the maintenance scenario.
 type MaintenanceOptions struct {
-	OPCUA    string        // endpoint of a machine's OPC UA server; "" simulates one
-	Node     string        // node ID of its work-piece counter
-	Security string        // None (default) or SignAndEncrypt
-	Outage   time.Duration // how long the manufacturer's node stays offline (default 4 s)
+	OPCUA        string        // endpoint of a machine's OPC UA server; "" simulates one
+	Node         string        // node ID of its work-piece counter
+	Security     string        // None (default), Sign or SignAndEncrypt
+	Policy       string        // Basic256Sha256 (default), Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss
+	PKI          string        // trust list of server certificates (own, trusted, rejected, issuers); required unless Security is None
+	Username     string        // user-name login (default anonymous)
+	PasswordFile string        // its password, the file's first line
+	Outage       time.Duration // how long the manufacturer's node stays offline (default 4 s)
 }
 
 const (
@@ -65,8 +70,22 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 	if (opt.OPCUA == "") != (opt.Node == "") {
 		return errors.New("an external machine needs both its OPC UA endpoint and the counter's node ID")
 	}
-	if opt.OPCUA == "" && opt.Security != "" && opt.Security != "None" {
-		return errors.New("the simulated press offers security None only: give a real server with --opcua for SignAndEncrypt")
+	if opt.Security == "" {
+		opt.Security = "None"
+	}
+	if opt.OPCUA == "" && (opt.Security != "None" || opt.Policy != "" || opt.Username != "") {
+		return errors.New("the simulated press offers security None and anonymous logins only: give a real server with --opcua for Sign, SignAndEncrypt or a user")
+	}
+	if opt.Security != "None" && opt.PKI == "" {
+		return errors.New("security " + opt.Security + " needs --pki DIR, the trust list: the server's certificate must be in DIR/trusted/certs (a first run saves it in DIR/rejected, and 'sealnet dcmb trust --pki DIR THUMBPRINT' trusts it)")
+	}
+	if opt.OPCUA != "" {
+		// a refused certificate, policy or login is reported now, not after the consortium is up
+		src := &source.OPCUA{Name: stream, Endpoint: opt.OPCUA, Nodes: []string{opt.Node}, Security: opt.Security, Policy: opt.Policy,
+			PKI: opt.PKI, Username: opt.Username, Password: source.Secret{File: opt.PasswordFile}}
+		if err := src.Check(ctx); err != nil {
+			return fmt.Errorf("the press's OPC UA server: %w", err)
+		}
 	}
 	dir, err := os.MkdirTemp("", "sealnet-demo-maintenance-")
 	if err != nil {
@@ -111,7 +130,7 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 		endpoint, node = m.Endpoint(), m.NodeID()
 		p("\n[1] the press: a simulated machine's OPC UA server at %s, work-piece counter %s at 5290, +1 every 50 ms once its shift starts", endpoint, node)
 	} else {
-		p("\n[1] the press: OPC UA server at %s, work-piece counter %s", endpoint, node)
+		p("\n[1] the press: OPC UA server at %s, work-piece counter %s, security %s", endpoint, node, security(opt))
 	}
 
 	p("\n[2] the manufacturer registers its hashed condition (the paper's Maintenance Contract, Algorithm 5)")
@@ -146,8 +165,8 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 	above, below := 5300.0, 5400.0
 	ownerCfg := &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: stream, Receiver: maker.Name,
 		Interval: dcmb.Duration{Duration: 500 * time.Millisecond},
-		Source: dcmb.SourceConfig{Kind: "opcua", Endpoint: endpoint, Nodes: []string{node}, Security: opt.Security,
-			Sampling: dcmb.Duration{Duration: 25 * time.Millisecond}},
+		Source: dcmb.SourceConfig{Kind: "opcua", Endpoint: endpoint, Nodes: []string{node}, Security: opt.Security, Policy: opt.Policy,
+			PKIDir: opt.PKI, Username: opt.Username, PasswordFile: opt.PasswordFile, Sampling: dcmb.Duration{Duration: 25 * time.Millisecond}},
 		Rules: []dcmb.Rule{{Key: node, Above: &above, Below: &below, Label: label, Condition: condID, LabelSalt: salt}}}}}
 
 	p("\n[3] the DCMBs start: %s receives %s from %s (action on %s, events to a webhook); %s streams it to %s,", maker.Name, stream, owner.Name, paperTurn, owner.Name, maker.Name)
@@ -464,4 +483,19 @@ func (d *dcmbLines) Write(b []byte) (int, error) {
 		d.out.Write([]byte("      dcmb log: " + l + "\n"))
 	}
 	return len(b), nil
+}
+
+func security(opt MaintenanceOptions) string {
+	if opt.Security == "None" {
+		return "None"
+	}
+	policy := opt.Policy
+	if policy == "" {
+		policy = "Basic256Sha256"
+	}
+	s := opt.Security + " " + policy
+	if opt.Username != "" {
+		s += ", user " + opt.Username
+	}
+	return s + ", server certificate trusted by " + opt.PKI
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every sealnet test: installs or builds what the tests need (Mosquitto
-# from Debian's packages; node-opcua-server, pinned, from the npm registry;
+# from Debian's packages; node-opcua-server and Eclipse Tahu's Sparkplug
+# client, pinned, from the npm registry;
 # the pinned Kubo from the Go module proxy, cached in .cache/), checks formatting and vet, runs the
 # unit, integration, interop and multi-process tests, then a short fuzz pass
 # over each decoder of untrusted bytes.
@@ -37,6 +38,11 @@ if [ ! -d dcmb/source/testdata/opcua-server/node_modules/node-opcua-server ]; th
   echo "installing node-opcua-server from the npm registry"
   (cd dcmb/source/testdata/opcua-server && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# Eclipse Tahu's Sparkplug B JavaScript client (pinned in its package-lock.json) for the Sparkplug source tests
+if [ ! -d dcmb/source/testdata/sparkplug-edge/node_modules/sparkplug-client ]; then
+  echo "installing sparkplug-client from the npm registry"
+  (cd dcmb/source/testdata/sparkplug-edge && npm ci --no-audit --no-fund --loglevel=error)
+fi
 node --version
 SEALNET_KUBO=$(bash scripts/kubo.sh)
 export SEALNET_KUBO
@@ -58,6 +64,7 @@ for target in \
   "./share FuzzReadFrame" \
   "./dcmb FuzzDecodeFrame" \
   "./dcmb FuzzBatchFile" \
+  "./dcmb/source/sparkplug FuzzHandle" \
   "./dcmb/bundle FuzzVerify"; do
   set -- $target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$fuzztime" "$1"

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
+	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/node"
 )
@@ -46,8 +50,122 @@ func dcmbCmd(g *globals) *cobra.Command {
 	}
 	run.Flags().StringVar(&cfgPath, "config", "dcmb.toml", "DCMB configuration file")
 	run.Flags().StringVar(&org, "org", "org1", "organization name if the home is initialized now")
-	c.AddCommand(run)
+	c.AddCommand(run, trustCmd(g))
 	return c
+}
+
+// trustCmd lists the OPC UA server certificates the trust list refused,
+// and trusts one by its thumbprint.
+func trustCmd(g *globals) *cobra.Command {
+	var cfgPath, pki, stream string
+	cmd := &cobra.Command{
+		Use:   "trust [THUMBPRINT] [--config dcmb.toml | --pki DIR]",
+		Short: "Show the OPC UA server certificates a source refused, with their thumbprints; trust one by its thumbprint",
+		Long: `An OPC UA source trusts a server's certificate only if it is in its trust
+list (pki_dir/trusted/certs, or issued by a CA there). An unknown one is
+refused and saved in pki_dir/rejected. Without an argument, this lists the
+refused certificates; compare a thumbprint with the one the server's
+operator reads on the machine, then trust it by its thumbprint (8 or more
+hex digits of its SHA-1 or SHA-256). A running source connects within
+seconds.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			dir, err := trustDir(g, cfgPath, pki, stream)
+			if err != nil {
+				return err
+			}
+			tl := source.TrustList{Dir: dir}
+			if len(args) == 1 {
+				ci, err := tl.Trust(args[0])
+				if err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(ci)
+				}
+				fmt.Printf("trusted %s\n", ci.Subject)
+				printCert(ci)
+				return nil
+			}
+			rejected, err := tl.Rejected()
+			if err != nil {
+				return err
+			}
+			trusted, err := tl.Trusted()
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(map[string]any{"pki": dir, "rejected": rejected, "trusted": trusted})
+			}
+			fmt.Printf("trust list %s: %d trusted, %d refused\n", dir, len(trusted), len(rejected))
+			for _, ci := range rejected {
+				fmt.Printf("\nrefused %s\n", ci.Subject)
+				printCert(ci)
+				fmt.Printf("  trust it: sealnet dcmb trust --pki %s %s\n", dir, ci.Thumbprint[:16])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "dcmb.toml", "DCMB configuration file whose OPC UA sources' trust list to use")
+	cmd.Flags().StringVar(&pki, "pki", "", "trust list folder (default: pki_dir of the configuration's OPC UA source)")
+	cmd.Flags().StringVar(&stream, "stream", "", "the stream whose trust list to use, when the configuration's OPC UA sources have several")
+	return cmd
+}
+
+func printCert(ci source.CertInfo) {
+	fmt.Printf("  SHA-1 thumbprint   %s\n  SHA-256            %s\n", ci.Thumbprint, ci.SHA256)
+	if ci.URI != "" {
+		fmt.Printf("  application URI    %s\n", ci.URI)
+	}
+	if len(ci.Hosts) > 0 {
+		fmt.Printf("  hosts              %s\n", strings.Join(ci.Hosts, ", "))
+	}
+	fmt.Printf("  valid              %s to %s\n  file               %s\n", ci.NotBefore.UTC().Format(time.DateOnly), ci.NotAfter.UTC().Format(time.DateOnly), ci.Path)
+}
+
+// trustDir is the trust list of --pki, else of the configuration's OPC UA
+// source (its pki_dir, default <dir>/pki).
+func trustDir(g *globals, cfgPath, pki, stream string) (string, error) {
+	if pki != "" {
+		return pki, nil
+	}
+	cfg, err := dcmb.LoadConfig(cfgPath)
+	if err != nil {
+		return "", fmt.Errorf("%w (or give the trust list with --pki)", err)
+	}
+	base := cfg.Dir
+	if base == "" {
+		base = filepath.Join(g.home, "dcmb")
+	}
+	dirs := map[string][]string{}
+	for _, s := range cfg.Streams {
+		if s.Source.Kind != "opcua" || (stream != "" && s.Name != stream) {
+			continue
+		}
+		d := s.Source.PKIDir
+		if d == "" {
+			d = filepath.Join(base, "pki")
+		}
+		dirs[d] = append(dirs[d], s.Name)
+	}
+	switch len(dirs) {
+	case 0:
+		if stream != "" {
+			return "", fmt.Errorf("%s has no OPC UA stream %q", cfgPath, stream)
+		}
+		return filepath.Join(base, "pki"), nil
+	case 1:
+		for d := range dirs {
+			return d, nil
+		}
+	}
+	var list []string
+	for d, names := range dirs {
+		list = append(list, fmt.Sprintf("%s (%s)", d, strings.Join(names, ", ")))
+	}
+	sort.Strings(list)
+	return "", fmt.Errorf("the OPC UA sources of %s use several trust lists: choose one with --stream: %s", cfgPath, strings.Join(list, "; "))
 }
 
 func auditCmd(g *globals) *cobra.Command {

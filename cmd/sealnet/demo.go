@@ -36,7 +36,11 @@ func demoCmd(*globals) *cobra.Command {
 	}
 	m.Flags().StringVar(&opt.OPCUA, "opcua", "", "OPC UA endpoint of a machine (default: a simulated one)")
 	m.Flags().StringVar(&opt.Node, "node", "", "node ID of the machine's work-piece counter (with --opcua)")
-	m.Flags().StringVar(&opt.Security, "security", "None", "OPC UA security: None or SignAndEncrypt")
+	m.Flags().StringVar(&opt.Security, "security", "None", "OPC UA security: None, Sign or SignAndEncrypt (with --opcua)")
+	m.Flags().StringVar(&opt.Policy, "policy", "", "OPC UA security policy: Basic256Sha256 (default), Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss")
+	m.Flags().StringVar(&opt.PKI, "pki", "", "trust list of OPC UA server certificates (own, trusted, rejected, issuers), for Sign and SignAndEncrypt")
+	m.Flags().StringVar(&opt.Username, "user", "", "OPC UA user name (default: anonymous)")
+	m.Flags().StringVar(&opt.PasswordFile, "password-file", "", "file whose first line is the user's password")
 	m.Flags().DurationVar(&opt.Outage, "outage", 4*time.Second, "how long the manufacturer's node stays offline")
 	c.AddCommand(m)
 	return c

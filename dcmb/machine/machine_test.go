@@ -18,7 +18,7 @@ func TestMachineServesCounter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out := make(chan source.Message, 100)
-	src := &source.OPCUA{Name: "m", Endpoint: m.Endpoint(), Nodes: []string{m.NodeID()}, Interval: 20 * time.Millisecond}
+	src := &source.OPCUA{Name: "m", Endpoint: m.Endpoint(), Nodes: []string{m.NodeID()}, Security: "None", Interval: 20 * time.Millisecond}
 	go src.Run(ctx, out)
 	want := []string{"5300", "5301", "5302", "5367"}
 	got := 0

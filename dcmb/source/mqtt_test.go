@@ -20,6 +20,13 @@ import (
 // restart keeps queued QoS 1 messages.
 func mosquitto(t *testing.T, port int, dir string) *exec.Cmd {
 	t.Helper()
+	return mosquittoWith(t, dir, fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\n", port), port)
+}
+
+// mosquittoWith starts Mosquitto with the listeners and settings in
+// listeners; it waits until port accepts connections.
+func mosquittoWith(t *testing.T, dir, listeners string, port int) *exec.Cmd {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		bin = "/usr/sbin/mosquitto"
@@ -28,7 +35,7 @@ func mosquitto(t *testing.T, port int, dir string) *exec.Cmd {
 		t.Fatalf("mosquitto is not installed (scripts/test.sh installs it): %v", err)
 	}
 	conf := filepath.Join(dir, "mosquitto.conf")
-	cfg := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s/\n", port, dir)
+	cfg := listeners + fmt.Sprintf("persistence true\npersistence_location %s/\n", dir)
 	if os.Geteuid() == 0 {
 		cfg += "user root\n" // else it drops to user mosquitto, who cannot write the test's private directory
 	}
@@ -46,6 +53,15 @@ func mosquitto(t *testing.T, port int, dir string) *exec.Cmd {
 	}
 	t.Fatal("mosquitto did not start")
 	return nil
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 func publisher(t *testing.T, broker string) mqtt.Client {

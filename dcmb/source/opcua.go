@@ -2,16 +2,13 @@ package source
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -19,115 +16,314 @@ import (
 )
 
 // OPCUA subscribes to the values of OPC UA nodes (gopcua client). Each
-// data change becomes a message keyed by the node ID. With security
-// SignAndEncrypt the channel uses Basic256Sha256 and a client certificate
-// (an ephemeral self-signed one, made once per source and kept across
-// reconnects, unless CertFile and KeyFile are given).
+// data change becomes a message keyed by the node ID.
+//
+// Security is SignAndEncrypt unless set otherwise; None is used only when
+// configured. The channel's policy is Basic256Sha256 (default),
+// Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss; the deprecated
+// Basic128Rsa15 and Basic256 are refused. The server's certificate, as
+// its endpoint describes it, is checked against the trust list in PKI
+// before anything else is sent, and the channel is opened to that
+// certificate's key: only the holder of the trusted certificate's private
+// key can read the nonce the channel's keys derive from. The client's own
+// certificate is CertFile and KeyFile, else one made once and kept in
+// PKI/own.
+//
+// The user logs in anonymously, with Username and Password, or with the
+// X.509 certificate UserCertFile and its key UserKeyFile. Credentials
+// are refused with security None: they would go to a server nobody
+// authenticated.
+//
 // When the server goes away the source reconnects with backoff and
 // subscribes again; OPC UA reports the current value on subscribing, so
-// the source resumes from the server's present state.
+// the source resumes from the server's present state. A refusal (of the
+// login, of the server's certificate, of a policy) is logged once and is
+// not retried in a loop; see retry.
 type OPCUA struct {
 	Name     string
 	Endpoint string        // opc.tcp://host:port/path
 	Nodes    []string      // node IDs, e.g. ns=2;s=WorkpieceCounter
-	Security string        // None (default) or SignAndEncrypt
+	Security string        // SignAndEncrypt (default), Sign or None
+	Policy   string        // Basic256Sha256 (default), Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss
 	Interval time.Duration // publishing and sampling interval (default 100ms)
-	CertFile string        // PEM client certificate (SignAndEncrypt)
-	KeyFile  string        // PEM RSA key of CertFile
+	PKI      string        // the trust list's folder (see TrustList); required unless Security is None
+	CertFile string        // PEM or DER client application certificate (default: PKI/own)
+	KeyFile  string        // its RSA key
+	Username string        // user-name login
+	Password Secret        // its password
+	UserCert string        // PEM or DER X.509 user certificate login
+	UserKey  string        // its RSA key
 	Log      *slog.Logger
+}
 
-	cert []byte // the ephemeral certificate and its key, once made
-	key  *rsa.PrivateKey
+// Policies accepted for Security Sign and SignAndEncrypt.
+var opcuaPolicies = map[string]string{
+	"Basic256Sha256":        ua.SecurityPolicyURIBasic256Sha256,
+	"Aes128_Sha256_RsaOaep": ua.SecurityPolicyURIAes128Sha256RsaOaep,
+	"Aes256_Sha256_RsaPss":  ua.SecurityPolicyURIAes256Sha256RsaPss,
+}
+
+func (o *OPCUA) mode() ua.MessageSecurityMode {
+	switch o.Security {
+	case "None":
+		return ua.MessageSecurityModeNone
+	case "Sign":
+		return ua.MessageSecurityModeSign
+	}
+	return ua.MessageSecurityModeSignAndEncrypt
+}
+
+func (o *OPCUA) modeName() string {
+	return strings.TrimPrefix(o.mode().String(), "MessageSecurityMode")
+}
+
+func (o *OPCUA) policy() string {
+	if o.mode() == ua.MessageSecurityModeNone {
+		return "None"
+	}
+	if o.Policy == "" {
+		return "Basic256Sha256"
+	}
+	return o.Policy
+}
+
+// Validate checks the settings without contacting the server.
+func (o *OPCUA) Validate() error {
+	if o.Endpoint == "" || len(o.Nodes) == 0 {
+		return fmt.Errorf("%w: endpoint and nodes are required", ErrConfig)
+	}
+	if u, err := url.Parse(o.Endpoint); err != nil || u.Scheme != "opc.tcp" || u.Host == "" {
+		return fmt.Errorf("%w: endpoint %q: want opc.tcp://host:port[/path]", ErrConfig, o.Endpoint)
+	}
+	for _, n := range o.Nodes {
+		if _, err := ua.ParseNodeID(n); err != nil {
+			return fmt.Errorf("%w: node %q: %v", ErrConfig, n, err)
+		}
+	}
+	switch o.Security {
+	case "", "SignAndEncrypt", "Sign", "None":
+	default:
+		return fmt.Errorf("%w: security %q: want SignAndEncrypt, Sign or None", ErrConfig, o.Security)
+	}
+	switch p := o.Policy; {
+	case p == "Basic128Rsa15" || p == "Basic256":
+		return fmt.Errorf("%w: policy %s is deprecated (SHA-1, broken padding) and refused: set policy to Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss, and the server to offer it", ErrConfig, p)
+	case o.mode() == ua.MessageSecurityModeNone:
+		if p != "" && p != "None" {
+			return fmt.Errorf("%w: policy %s needs security Sign or SignAndEncrypt", ErrConfig, p)
+		}
+	case p == "None":
+		return fmt.Errorf("%w: policy None goes with security None only (set security = \"None\" to run unsecured)", ErrConfig)
+	case p != "" && opcuaPolicies[p] == "":
+		return fmt.Errorf("%w: policy %q: want Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss", ErrConfig, p)
+	}
+	if (o.CertFile == "") != (o.KeyFile == "") {
+		return fmt.Errorf("%w: cert_file and key_file go together", ErrConfig)
+	}
+	if (o.UserCert == "") != (o.UserKey == "") {
+		return fmt.Errorf("%w: user_cert_file and user_key_file go together", ErrConfig)
+	}
+	if err := o.Password.check(); err != nil {
+		return err
+	}
+	if o.Username != "" && !o.Password.IsSet() {
+		return fmt.Errorf("%w: username %q needs password, password_file or password_env", ErrConfig, o.Username)
+	}
+	if o.Username == "" && o.Password.IsSet() {
+		return fmt.Errorf("%w: a password needs a username", ErrConfig)
+	}
+	if o.Username != "" && o.UserCert != "" {
+		return fmt.Errorf("%w: log in with username or with user_cert_file, not both", ErrConfig)
+	}
+	if o.mode() == ua.MessageSecurityModeNone {
+		if o.Username != "" || o.UserCert != "" {
+			return fmt.Errorf("%w: credentials over security None would go to a server nobody authenticated: set security to SignAndEncrypt", ErrConfig)
+		}
+	} else if o.PKI == "" {
+		return fmt.Errorf("%w: security %s needs pki_dir, the trust list of server certificates", ErrConfig, o.Security)
+	}
+	return nil
 }
 
 // Run implements Source.
 func (o *OPCUA) Run(ctx context.Context, out chan<- Message) error {
-	if o.Endpoint == "" || len(o.Nodes) == 0 {
-		return errors.New("opcua source: endpoint and nodes are required")
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("opcua source %s: %w", o.Name, err)
 	}
 	ids := make([]*ua.NodeID, len(o.Nodes))
 	for i, n := range o.Nodes {
-		id, err := ua.ParseNodeID(n)
-		if err != nil {
-			return fmt.Errorf("opcua source: node %q: %w", n, err)
-		}
-		ids[i] = id
-	}
-	switch o.Security {
-	case "", "None", "SignAndEncrypt":
-	default:
-		return fmt.Errorf("opcua source: security %q: want None or SignAndEncrypt", o.Security)
-	}
-	if (o.CertFile == "") != (o.KeyFile == "") {
-		return errors.New("opcua source: cert_file and key_file go together")
+		ids[i], _ = ua.ParseNodeID(n)
 	}
 	log := o.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	backoff := time.Second
+	r := newRetry(log, "opcua source", "source", o.Name, "endpoint", o.Endpoint)
 	for ctx.Err() == nil {
 		started := time.Now()
-		err := o.session(ctx, ids, out, log)
+		err := o.session(ctx, ids, out, log, r)
 		if ctx.Err() != nil {
 			return nil
 		}
-		if time.Since(started) > 10*time.Second {
-			backoff = time.Second
-		}
-		log.Warn("opcua source lost its server, reconnecting", "source", o.Name, "endpoint", o.Endpoint, "err", err, "retry_in", backoff)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		if !r.pause(ctx, err, started, o.watch) {
 			return nil
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 	return nil
 }
 
+// watch is what a refused source waits to change.
+func (o *OPCUA) watch() uint64 {
+	v := fileVersion(o.Password.File, o.UserCert, o.UserKey, o.CertFile, o.KeyFile)
+	if o.PKI != "" {
+		v ^= TrustList{Dir: o.PKI}.version()
+	}
+	return v
+}
+
+// Check connects once and reports what Run would refuse: an untrusted
+// server certificate, a policy the server does not offer, a login it
+// refuses. It subscribes to nothing.
+func (o *OPCUA) Check(ctx context.Context) error {
+	if err := o.Validate(); err != nil {
+		return fmt.Errorf("opcua source %s: %w", o.Name, err)
+	}
+	c, err := o.connect(ctx)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Close(cctx)
+}
+
+// connect opens a secure channel and an activated session.
+func (o *OPCUA) connect(ctx context.Context) (*opcua.Client, error) {
+	opts, err := o.options(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := opcua.NewClient(o.Endpoint, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Connect(ctx); err != nil {
+		return nil, o.classify(err)
+	}
+	return c, nil
+}
+
 func (o *OPCUA) options(ctx context.Context) ([]opcua.Option, error) {
 	opts := []opcua.Option{opcua.AutoReconnect(false), opcua.RequestTimeout(5 * time.Second), opcua.DialTimeout(5 * time.Second)}
-	if o.Security == "" || o.Security == "None" {
+	if o.mode() == ua.MessageSecurityModeNone {
 		return append(opts, opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.SecurityPolicy("None"), opcua.AuthAnonymous()), nil
 	}
-	eps, err := opcua.GetEndpoints(ctx, o.Endpoint)
+	eps, err := opcua.GetEndpoints(ctx, o.Endpoint, opcua.DialTimeout(5*time.Second), opcua.RequestTimeout(5*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("endpoints: %w", err)
 	}
-	ep, err := opcua.SelectEndpoint(eps, ua.SecurityPolicyURIBasic256Sha256, ua.MessageSecurityModeSignAndEncrypt)
-	if err != nil {
-		return nil, fmt.Errorf("the server offers no Basic256Sha256 SignAndEncrypt endpoint: %w", err)
+	policyURI := opcuaPolicies[o.policy()]
+	var ep *ua.EndpointDescription
+	var offered []string
+	for _, e := range eps {
+		name := strings.TrimPrefix(e.SecurityPolicyURI, ua.SecurityPolicyURIPrefix)
+		offered = append(offered, name+"/"+strings.TrimPrefix(e.SecurityMode.String(), "MessageSecurityMode"))
+		if e.SecurityPolicyURI == policyURI && e.SecurityMode == o.mode() && ep == nil {
+			ep = e
+		}
+	}
+	if ep == nil {
+		return nil, fmt.Errorf("%w: the server offers no %s/%s endpoint (it offers %s): set source.policy and source.security to one it offers",
+			ErrRefused, o.policy(), o.modeName(), strings.Join(offered, ", "))
+	}
+	u, _ := url.Parse(o.Endpoint)
+	if err := (TrustList{Dir: o.PKI}).Check(ep.ServerCertificate, u.Hostname(), time.Now()); err != nil {
+		return nil, err
 	}
 	ep.EndpointURL = o.Endpoint
-	if o.CertFile != "" {
-		opts = append(opts, opcua.CertificateFile(o.CertFile), opcua.PrivateKeyFile(o.KeyFile))
-	} else {
-		if o.key == nil {
-			if o.cert, o.key, err = selfSigned(); err != nil {
-				return nil, err
-			}
-		}
-		opts = append(opts, opcua.Certificate(o.cert), opcua.PrivateKey(o.key))
+	cert, key, err := o.own()
+	if err != nil {
+		return nil, err
 	}
-	return append(opts, opcua.ApplicationURI(appURI), opcua.SecurityPolicy(ua.SecurityPolicyURIBasic256Sha256),
-		opcua.SecurityMode(ua.MessageSecurityModeSignAndEncrypt), opcua.AuthAnonymous(),
-		opcua.SecurityFromEndpoint(ep, ua.UserTokenTypeAnonymous)), nil
+	opts = append(opts, opcua.Certificate(cert), opcua.PrivateKey(key), opcua.ApplicationURI(appURI))
+	tokType, tokName := ua.UserTokenTypeAnonymous, "anonymous"
+	switch {
+	case o.Username != "":
+		pw, err := o.Password.Read()
+		if err != nil {
+			return nil, err
+		}
+		tokType, tokName = ua.UserTokenTypeUserName, "user-name"
+		opts = append(opts, opcua.AuthUsername(o.Username, pw))
+	case o.UserCert != "":
+		ucert, ukey, err := loadCertKey(o.UserCert, o.UserKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: user_cert_file: %v", ErrConfig, err)
+		}
+		tokType, tokName = ua.UserTokenTypeCertificate, "X.509 certificate"
+		opts = append(opts, opcua.AuthCertificate(ucert), opcua.AuthPrivateKey(ukey))
+	default:
+		opts = append(opts, opcua.AuthAnonymous())
+	}
+	var tokens []string
+	found := false
+	for _, t := range ep.UserIdentityTokens {
+		tokens = append(tokens, strings.TrimPrefix(t.TokenType.String(), "UserTokenType"))
+		found = found || t.TokenType == tokType
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: the server's %s/%s endpoint admits no %s login (it admits %s): set source.username or source.user_cert_file accordingly",
+			ErrAuth, o.policy(), o.modeName(), tokName, strings.Join(tokens, ", "))
+	}
+	return append(opts, opcua.SecurityFromEndpoint(ep, tokType)), nil
+}
+
+// own is the client's application certificate.
+func (o *OPCUA) own() ([]byte, *rsa.PrivateKey, error) {
+	if o.CertFile != "" {
+		der, key, err := loadCertKey(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: cert_file: %v", ErrConfig, err)
+		}
+		return der, key, nil
+	}
+	return TrustList{Dir: o.PKI}.Own()
+}
+
+// classify names what a failed connection means.
+func (o *OPCUA) classify(err error) error {
+	var code ua.StatusCode
+	if !errors.As(err, &code) {
+		return err
+	}
+	switch code {
+	case ua.StatusBadUserAccessDenied, ua.StatusBadIdentityTokenInvalid, ua.StatusBadIdentityTokenRejected, ua.StatusBadUserSignatureInvalid:
+		switch {
+		case o.Username != "":
+			return fmt.Errorf("%w: the server refused user %q (%v): check source.username and its password (password, password_file or password_env)", ErrAuth, o.Username, code)
+		case o.UserCert != "":
+			return fmt.Errorf("%w: the server refused the user certificate %s (%v): check source.user_cert_file and that the server trusts it", ErrAuth, o.UserCert, code)
+		}
+		return fmt.Errorf("%w: the server refused an anonymous login (%v): set source.username or source.user_cert_file", ErrAuth, code)
+	case ua.StatusBadSecurityChecksFailed, ua.StatusBadCertificateUntrusted, ua.StatusBadCertificateInvalid, ua.StatusBadCertificateUseNotAllowed,
+		ua.StatusBadCertificateURIInvalid, ua.StatusBadCertificateTimeInvalid, ua.StatusBadCertificateRevoked:
+		thumb := "?"
+		if der, _, err := o.own(); err == nil {
+			thumb = Thumbprint(der)
+		}
+		return fmt.Errorf("%w: the server refused the secure channel (%v): most likely it does not trust this client's certificate (SHA-1 thumbprint %s): trust it on the server (source.cert_file, or pki_dir/own)", ErrRefused, code, thumb)
+	case ua.StatusBadSecurityPolicyRejected, ua.StatusBadSecurityModeRejected:
+		return fmt.Errorf("%w: the server rejected %s/%s (%v): set source.policy and source.security to what it offers", ErrRefused, o.policy(), o.modeName(), code)
+	}
+	return err
 }
 
 // session connects, subscribes and forwards data changes until the
 // connection fails or ctx ends.
-func (o *OPCUA) session(ctx context.Context, ids []*ua.NodeID, out chan<- Message, log *slog.Logger) error {
-	opts, err := o.options(ctx)
+func (o *OPCUA) session(ctx context.Context, ids []*ua.NodeID, out chan<- Message, log *slog.Logger, r *retry) error {
+	c, err := o.connect(ctx)
 	if err != nil {
 		return err
-	}
-	c, err := opcua.NewClient(o.Endpoint, opts...)
-	if err != nil {
-		return err
-	}
-	if err := c.Connect(ctx); err != nil {
-		return fmt.Errorf("connect: %w", err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -163,7 +359,8 @@ func (o *OPCUA) session(ctx context.Context, ids []*ua.NodeID, out chan<- Messag
 			return fmt.Errorf("monitor %s: %v", o.Nodes[i], r.StatusCode)
 		}
 	}
-	log.Info("opcua source subscribed", "source", o.Name, "endpoint", o.Endpoint, "nodes", len(ids), "security", o.security())
+	r.connected()
+	log.Info("opcua source subscribed", "source", o.Name, "endpoint", o.Endpoint, "nodes", len(ids), "security", o.modeName(), "policy", o.policy())
 	alive := time.NewTicker(time.Second)
 	defer alive.Stop()
 	for {
@@ -201,13 +398,6 @@ func (o *OPCUA) session(ctx context.Context, ids []*ua.NodeID, out chan<- Messag
 	}
 }
 
-func (o *OPCUA) security() string {
-	if o.Security == "" {
-		return "None"
-	}
-	return o.Security
-}
-
 // valueBytes renders a value as text: numbers in decimal, strings and
 // byte strings as they are.
 func valueBytes(v any) []byte {
@@ -226,36 +416,4 @@ func valueBytes(v any) []byte {
 		return []byte(x.UTC().Format(time.RFC3339Nano))
 	}
 	return fmt.Appendf(nil, "%v", v)
-}
-
-const appURI = "urn:sealnet:dcmb"
-
-// selfSigned makes an ephemeral client certificate for SignAndEncrypt.
-func selfSigned() ([]byte, *rsa.PrivateKey, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	if err != nil {
-		return nil, nil, err
-	}
-	u, _ := url.Parse(appURI)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "sealnet DCMB", Organization: []string{"sealnet"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment |
-			x509.KeyUsageContentCommitment | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		URIs:                  []*url.URL{u},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return der, key, nil
 }
