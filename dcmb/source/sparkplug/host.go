@@ -381,7 +381,9 @@ func (r *Result) event(warn bool, format string, args ...any) {
 func (h *Host) decode(raw []byte) (*pb.Payload, error) {
 	p := new(pb.Payload)
 	if err := proto.Unmarshal(raw, p); err != nil {
-		return nil, err
+		// protobuf's own messages vary from run to run by design; the
+		// reason goes on chain, so it says what is stable
+		return nil, fmt.Errorf("%d bytes are no Sparkplug B protobuf message", len(raw))
 	}
 	if p.GetUuid() != "SPBV1.0_COMPRESSED" {
 		return p, nil
