@@ -420,7 +420,7 @@ func (h *Host) decode(raw []byte) (*pb.Payload, error) {
 	}
 	inner := new(pb.Payload)
 	if err := proto.Unmarshal(body, inner); err != nil {
-		return nil, fmt.Errorf("compressed body: %w", err)
+		return nil, fmt.Errorf("the compressed body's %d bytes are no Sparkplug B protobuf message", len(body))
 	}
 	if inner.GetUuid() == "SPBV1.0_COMPRESSED" {
 		return nil, errors.New("compressed twice")
