@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func startKubo(t *testing.T) *kuboDaemon {
 	k.addr = ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", swarm))
 	cmd := exec.Command(k.bin, "daemon")
 	cmd.Env = k.env
-	var out bytes.Buffer
+	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -144,4 +145,22 @@ func TestBitswapWithKubo(t *testing.T) {
 	if !bytes.Equal(fetched, orig) {
 		t.Fatalf("fetched %d bytes from kubo, want %d", len(fetched), len(orig))
 	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
