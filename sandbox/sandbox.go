@@ -51,6 +51,12 @@ type Config struct {
 	// MaxModules bounds the compiled modules kept in memory (default 16);
 	// the oldest is dropped first.
 	MaxModules int
+	// ProcessDeadline turns off wazero's checks of the context inside
+	// running code, which cost a tight loop a factor of about four. Runs
+	// then cannot be stopped from within the process: Limits.WallTime is
+	// not enforced, and the caller must run the sandbox in a process it
+	// kills at the deadline. Leave it off unless that is so.
+	ProcessDeadline bool
 }
 
 // Hash is the SHA-256 of a module's bytes.
@@ -118,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		rc = rc.WithCompilationCache(c)
 	}
 	// DWARF would only lengthen trap messages, which are not passed on.
-	rc = rc.WithCloseOnContextDone(true).WithDebugInfoEnabled(false)
+	rc = rc.WithCloseOnContextDone(!cfg.ProcessDeadline).WithDebugInfoEnabled(false)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)

@@ -140,19 +140,24 @@ func TestCancelStopsRun(t *testing.T) {
 	}
 }
 
-// The same module gives the same bytes on every run and on both engines,
+// The same module gives the same bytes on every run, on both engines and
+// with or without the context checks,
 // although it reads the clock, random numbers and a map in iteration
 // order; it cannot reach the network or the host's files.
 func TestDeterministicAcrossRunsAndEngines(t *testing.T) {
 	wasm := program(t, "probe")
 	var outputs [][]byte
-	for _, engine := range []Engine{Compiler, Interpreter} {
-		rt := runtimeFor(t, engine)
+	for _, cfg := range []Config{{Engine: Compiler}, {Engine: Interpreter}, {Engine: Compiler, ProcessDeadline: true}} {
+		rt, err := New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rt.Close(context.Background())
 		m := compile(t, rt, wasm)
 		for range 2 {
 			res, err := rt.Run(context.Background(), m, Spec{Limits: generous})
 			if err != nil {
-				t.Fatalf("%s: %v %s", engine, err, res.Stderr)
+				t.Fatalf("%+v: %v %s", cfg, err, res.Stderr)
 			}
 			outputs = append(outputs, res.Output)
 		}
@@ -163,7 +168,6 @@ func TestDeterministicAcrossRunsAndEngines(t *testing.T) {
 		}
 	}
 	out := string(outputs[0])
-	t.Logf("probe:\n%s", out)
 	for _, want := range []string{"dial error true", "host file error true", "env 0"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("probe output lacks %q:\n%s", want, out)
