@@ -100,6 +100,19 @@ type Contract interface {
 	Query(st State, method string, args []byte) ([]byte, error)
 }
 
+// EndBlocker is implemented by a contract that acts at the end of every
+// block, after the block's transactions, without anyone's transaction:
+// deadlines that pass, leases that run out. The ledger calls every
+// EndBlocker in ascending order of contract name with a Context that has
+// no caller, transaction ID or signature. Its writes and events count like
+// a transaction's; if it returns an error they are dropped.
+//
+// EndBlock runs in every block, so it must cost little when nothing is
+// due: index what is due by height and read only that.
+type EndBlocker interface {
+	EndBlock(ctx *Context, st State) error
+}
+
 // DecodeArgs decodes canonical CBOR arguments into v, or returns a BadArgs
 // error naming the method.
 func DecodeArgs(method string, args []byte, v any) error {

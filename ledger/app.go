@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,7 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
@@ -77,6 +79,10 @@ type Block struct {
 	Time    time.Time
 	AppHash []byte
 	Txs     []TxResult
+	// Events are what the contracts' end-of-block processing emitted
+	// (contract.EndBlocker). They reach OnCommit listeners; the local
+	// transaction index does not keep them.
+	Events []contract.Event
 }
 
 // App is the ABCI application of one channel. It is safe for CometBFT's
@@ -90,6 +96,7 @@ type App struct {
 	reg       *registry.Contract
 	contracts map[string]contract.Contract
 	methods   map[string]map[string]contract.Method
+	enders    []string // contracts with an EndBlock, in name order
 	now       func() time.Time
 	verified  *sigCache
 	mirror    *statedb.Mirror // committed nonces and revocations, in memory
@@ -116,9 +123,8 @@ func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
 	}
 	a.contracts = map[string]contract.Contract{}
 	a.methods = map[string]map[string]contract.Method{}
-	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New()} {
-		a.contracts[c.Name()] = c
-		a.methods[c.Name()] = c.Methods()
+	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New(), compute.New()} {
+		a.register(c)
 	}
 	if err := a.load(); err != nil {
 		return nil, err
@@ -131,6 +137,17 @@ func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
 	a.committed = statedb.NewOverlay(base)
 	a.block = statedb.NewOverlay(base)
 	return a, nil
+}
+
+// register adds a contract; one of the same name is replaced.
+func (a *App) register(c contract.Contract) {
+	a.contracts[c.Name()] = c
+	a.methods[c.Name()] = c.Methods()
+	a.enders = slices.DeleteFunc(a.enders, func(n string) bool { return n == c.Name() })
+	if _, ok := c.(contract.EndBlocker); ok {
+		a.enders = append(a.enders, c.Name())
+		slices.Sort(a.enders)
+	}
 }
 
 func (a *App) load() error {
@@ -343,6 +360,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abci.RequestFinalizeBlock) (
 		blk.Txs[i] = r
 		results[i] = &abci.ExecTxResult{Code: uint32(r.Code), Data: r.Data, Log: r.Log}
 	}
+	blk.Events = a.endBlock(p, req)
 	if err := a.closeNonces(req.Height, req.Time, p.Tau()); err != nil {
 		return nil, err
 	}
@@ -425,6 +443,25 @@ func (a *App) deliver(raw []byte, auth authResult, txLayer *statedb.Overlay, p A
 	}
 	txLayer.Flush(a.block)
 	return resultOf(c.tx.ID, data, ctx.Events(), nil)
+}
+
+// endBlock runs every contract's EndBlock in name order, each in its own
+// overlay that is merged on success and dropped on error.
+func (a *App) endBlock(p AppState, req *abci.RequestFinalizeBlock) []contract.Event {
+	var events []contract.Event
+	layer := statedb.NewOverlay(a.block)
+	for _, name := range a.enders {
+		ctx := contract.NewContext(name, contract.Caller{}, p.Channel, req.Height, req.Time, [32]byte{}, nil)
+		err := a.contracts[name].(contract.EndBlocker).EndBlock(ctx, statedb.View{Layer: layer, Prefix: contractPrefix(name)})
+		if err != nil {
+			layer.Reset()
+			a.log.Error("end of block failed", "contract", name, "height", req.Height, "err", err)
+			continue
+		}
+		layer.Flush(a.block)
+		events = append(events, ctx.Events()...)
+	}
+	return events
 }
 
 func resultOf(id envelope.ID, data []byte, events []contract.Event, err error) TxResult {
