@@ -68,6 +68,12 @@ func VendorTrust() *Trust {
 	return t
 }
 
+// Intel returns the trusted Intel roots.
+func (t *Trust) Intel() []*x509.Certificate { return append([]*x509.Certificate(nil), t.intel...) }
+
+// AMD returns the trusted AMD product roots.
+func (t *Trust) AMD() []AMDRoot { return append([]AMDRoot(nil), t.amd...) }
+
 func (t *Trust) intelPool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	for _, c := range t.intel {

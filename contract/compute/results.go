@@ -254,8 +254,9 @@ func (c *Contract) fail(ctx *contract.Context, st contract.State, raw []byte) ([
 	}
 	switch {
 	case !program:
+		w := s.Worker
 		j.Slots = append(j.Slots[:i], j.Slots[i+1:]...)
-		j.record(ctx.Height, StatePosted, s.Worker, "claim given up: "+a.Reason)
+		j.record(ctx.Height, StatePosted, w, "claim given up: "+a.Reason)
 	case j.Redundant():
 		s.State, s.Verdict = SlotFailed, "failed: "+a.Reason
 		j.record(ctx.Height, StateFailed, s.Worker, "the worker reports: "+a.Reason)
