@@ -17,28 +17,25 @@ const (
 	inCID   = "bafkreidgvpkjawlxz6sffxzwgooowe5yt7i6wsyg236mfoks77nywkptdq"
 )
 
-func setup(t testing.TB) (*compute.Job, Claim, Key, []Key, []byte) {
+func setup(t testing.TB) (*ecdsa.PrivateKey, *compute.Job, Claim, Key, []Key, []byte) {
 	t.Helper()
-	ek, err := attest.NewEnclaveKey()
+	enclave, err := attest.NewEnclaveKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	enclave = ek
 	j := &compute.Job{ID: "6a6f62", Program: compute.Program{CID: progCID}, Inputs: []string{inCID}}
-	c := Claim{Chain: "plant", Job: j.ID, Worker: identity.Fingerprint{3}, EnclaveKey: attest.EncodeKey(&ek.PublicKey)}
+	c := Claim{Chain: "plant", Job: j.ID, Worker: identity.Fingerprint{3}, EnclaveKey: attest.EncodeKey(&enclave.PublicKey)}
 	prog := Key{CID: progCID, Key: seal.DataKey{1}}
 	ins := []Key{{CID: inCID, Key: seal.DataKey{2}}}
 	salt, err := NewSalt()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return j, c, prog, ins, salt
+	return enclave, j, c, prog, ins, salt
 }
 
-var enclave *ecdsa.PrivateKey
-
 func TestSealOpen(t *testing.T) {
-	j, c, prog, ins, salt := setup(t)
+	enclave, j, c, prog, ins, salt := setup(t)
 	sealed, grant, err := Seal(c, j, prog, ins, salt)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +80,7 @@ func TestSealOpen(t *testing.T) {
 }
 
 func FuzzOpen(f *testing.F) {
-	j, c, prog, ins, salt := setup(f)
+	enclave, j, c, prog, ins, salt := setup(f)
 	sealed, _, _ := Seal(c, j, prog, ins, salt)
 	f.Add(sealed)
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -182,20 +182,26 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 		if err := contract.DecodeArgs("collateral", raw, &a); err != nil {
 			return nil, err
 		}
-		var v any
-		var err error
 		switch a.Kind {
 		case "tdx":
-			v, err = loadTDX(st, a.Platform)
+			if r, err := loadTDX(st, a.Platform); r != nil || err != nil {
+				return resultOr(r, err)
+			}
 		case "snp":
-			v, err = loadSNP(st, a.Platform)
+			if r, err := loadSNP(st, a.Platform); r != nil || err != nil {
+				return resultOr(r, err)
+			}
 		default:
 			return nil, txerr.New(txerr.BadArgs, "collateral: kind tdx or snp")
 		}
-		if err != nil {
-			return nil, err
-		}
-		return contract.Result(v)
+		return nil, txerr.New(txerr.NotFound, "no %s collateral for %q on chain", a.Kind, a.Platform)
 	}
 	return nil, txerr.New(txerr.UnknownMethod, "compute has no query %q", method)
+}
+
+func resultOr(v any, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return contract.Result(v)
 }
