@@ -1,0 +1,10 @@
+// Command spin never ends.
+package main
+
+var n uint64
+
+func main() {
+	for {
+		n++
+	}
+}
