@@ -159,7 +159,7 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 		return contract.Result(j)
 	case "open":
 		var ids []string
-		if err := st.Iterate(pOpen, func(k, _ []byte) bool {
+		if err := st.Iterate([]byte(pOpen), func(k, _ []byte) bool {
 			ids = append(ids, string(k[len(pOpen):]))
 			return true
 		}); err != nil {

@@ -258,11 +258,11 @@ func (c *Contract) Methods() map[string]contract.Method {
 
 // Key layout: j/<id> job, o/<id> open jobs, t/<height>/<id> what is due at
 // the end of a block, c/tdx/<fmspc> and c/snp/<product line> collateral.
-var (
-	pJob   = []byte("j/")
-	pOpen  = []byte("o/")
-	pTimer = []byte("t/")
-	pCol   = []byte("c/")
+const (
+	pJob   = "j/"
+	pOpen  = "o/"
+	pTimer = "t/"
+	pCol   = "c/"
 )
 
 func jobKey(id string) []byte  { return append(append([]byte{}, pJob...), id...) }
@@ -303,29 +303,31 @@ func save(st contract.State, j *Job) error {
 }
 
 // slotOrder ranks slot states; a job is as far as its least advanced slot.
-var slotOrder = []string{StateClaimed, StateAttested, StateGranted, StateSubmitted, SlotRevealed}
+func slotOrder() []string {
+	return []string{StateClaimed, StateAttested, StateGranted, StateSubmitted, SlotRevealed}
+}
 
 func rank(s string) int {
-	for i, x := range slotOrder {
+	for i, x := range slotOrder() {
 		if x == s {
 			return i
 		}
 	}
-	return len(slotOrder) // failed: done
+	return len(slotOrder()) // failed: done
 }
 
 func aggregate(j *Job) string {
 	if len(j.Slots) < j.Replicas {
 		return StatePosted
 	}
-	least := len(slotOrder)
+	least := len(slotOrder())
 	for _, s := range j.Slots {
 		least = min(least, rank(s.State))
 	}
 	if least >= rank(StateSubmitted) {
 		return StateSubmitted
 	}
-	return slotOrder[least]
+	return slotOrder()[least]
 }
 
 func schedule(st contract.State, height int64, id string) error {

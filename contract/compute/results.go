@@ -215,7 +215,11 @@ const (
 	FailExit             = "program exited with an error"
 )
 
-var programFailures = []string{FailProgramHash, FailMemory, FailTime, FailOutput, FailTrap, FailExit}
+// programFailures are the failures the program itself caused, which the
+// attested enclave key must sign.
+func programFailures() []string {
+	return []string{FailProgramHash, FailMemory, FailTime, FailOutput, FailTrap, FailExit}
+}
 
 // FailArgs reports that a worker cannot produce a result.
 type FailArgs struct {
@@ -229,7 +233,7 @@ func (c *Contract) fail(ctx *contract.Context, st contract.State, raw []byte) ([
 	if err := contract.DecodeArgs("fail", raw, &a); err != nil {
 		return nil, err
 	}
-	program := contains(programFailures, a.Reason)
+	program := contains(programFailures(), a.Reason)
 	if !program && a.Reason != FailWithdrawn && a.Reason != FailInputUnavailable {
 		return nil, txerr.New(txerr.BadArgs, "fail: reason %q is not one of the failure reasons", a.Reason)
 	}

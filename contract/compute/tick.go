@@ -14,7 +14,7 @@ import (
 func (c *Contract) EndBlock(ctx *contract.Context, st contract.State) error {
 	var due [][]byte
 	var ids []string
-	err := st.Iterate(pTimer, func(k, _ []byte) bool {
+	err := st.Iterate([]byte(pTimer), func(k, _ []byte) bool {
 		if len(k) < len(pTimer)+9 || int64(binary.BigEndian.Uint64(k[len(pTimer):])) > ctx.Height {
 			return false
 		}
