@@ -163,20 +163,16 @@ func TestDiskFull(t *testing.T) {
 	})
 	// it stops by itself with the cause, instead of staying up deciding
 	// nothing
-	done := make(chan error, 1)
-	go func() { done <- c.procs[3].cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("org4 exited with status 0 on a full disk")
-		}
-	case <-time.After(30 * time.Second):
+	switch err, ok := c.procs[3].wait(time.Minute); {
+	case !ok:
 		t.Fatal("org4 keeps running on a full disk")
+	case err == nil:
+		t.Fatal("org4 exited with status 0 on a full disk")
 	}
 	b, _ := os.ReadFile(c.procs[3].log)
 	var said string
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "cannot commit") && strings.Contains(line, "no space left on device") {
+		if strings.Contains(line, "shutting down: a channel stopped") && strings.Contains(line, "no space left on device") {
 			said = line
 		}
 	}

@@ -181,16 +181,12 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 	if err := run(t, sealnet, nil, "ca", "revoke", bobFP, "--reason", "laptop stolen", "--home", org1); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- ev.cmd.Wait() }()
-	select {
-	case err := <-done:
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
-			t.Fatalf("bob's events --follow ended with %v, want exit 2", err)
-		}
-	case <-time.After(30 * time.Second):
+	err, ended := ev.wait(30 * time.Second)
+	if !ended {
 		t.Fatal("bob's event stream stays open after his revocation")
+	}
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("bob's events --follow ended with %v, want exit 2", err)
 	}
 	code, msg = runErr(t, sealnet, "index", "find", "spindle", "--home", bob)
 	if code != 2 || !strings.Contains(msg, "revoked") {

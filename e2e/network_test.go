@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,21 +20,53 @@ import (
 	"github.com/sealnet/sealnet/api"
 )
 
-// bin builds the sealnet binary once per test run.
+// built is the sealnet binary of this test run, built once.
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// bin builds the sealnet binary once per test run (with the race detector
+// when the tests run with it, so the node processes are checked too).
 func bin(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "sealnet")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/sealnet/sealnet/cmd/sealnet")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sealnet-e2e-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "sealnet")
+		args := []string{"build", "-o", built.path}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "github.com/sealnet/sealnet/cmd/sealnet")...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("build: %v\n%s", err, b)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return out
+	return built.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.path != "" {
+		os.RemoveAll(filepath.Dir(built.path))
+	}
+	os.Exit(code)
 }
 
 type proc struct {
 	cmd  *exec.Cmd
 	home string
 	log  string
+	done chan struct{} // closed when the process exited
+	err  error         // its exit, once done
 }
 
 // start runs 'sealnet up' on home, or the given command.
@@ -52,19 +85,23 @@ func start(t *testing.T, sealnet, home string, command ...string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, home: home, log: logPath}
+	p := &proc{cmd: cmd, home: home, log: logPath, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
+		if !p.exited() {
 			p.cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { p.cmd.Wait(); close(done) }()
 			select {
-			case <-done:
+			case <-p.done:
 			case <-time.After(10 * time.Second):
 				p.cmd.Process.Kill()
+				<-p.done
 			}
 		}
 		f.Close()
+		if b, _ := os.ReadFile(logPath); bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			i := bytes.Index(b, []byte("WARNING: DATA RACE"))
+			t.Errorf("the race detector reported a data race in %s:\n%s", home, b[i:min(len(b), i+4000)])
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
 			t.Logf("log of %s:\n%s", home, tail(b, 3000))
@@ -73,15 +110,31 @@ func start(t *testing.T, sealnet, home string, command ...string) *proc {
 	return p
 }
 
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits up to d for the process to end and returns its exit.
+func (p *proc) wait(d time.Duration) (error, bool) {
+	select {
+	case <-p.done:
+		return p.err, true
+	case <-time.After(d):
+		return nil, false
+	}
+}
+
 // stop ends the process with SIGTERM and waits for it.
 func (p *proc) stop(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
+	if _, ok := p.wait(30 * time.Second); !ok {
 		t.Fatalf("%s did not stop within 30 s", p.home)
 	}
 }
@@ -89,10 +142,13 @@ func (p *proc) stop(t *testing.T) {
 // kill ends the process with SIGKILL, as a crash would.
 func (p *proc) kill(t *testing.T) {
 	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
+	if p.exited() {
+		return
+	}
+	if err := p.cmd.Process.Kill(); err != nil && !p.exited() {
 		t.Fatal(err)
 	}
-	p.cmd.Wait()
+	<-p.done
 }
 
 func tail(b []byte, n int) []byte {

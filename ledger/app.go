@@ -532,15 +532,15 @@ func blockKey(height int64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{}, pTxByPos...), uint64(height))
 }
 
-// fail records that the application could not commit a block. CometBFT
-// stops its consensus on a failed commit but keeps the process alive, a
-// node that would look up while deciding nothing: Failed tells the node's
-// owner to stop it, and the block is applied again from CometBFT's store
-// at the next start.
+// fail records that the channel cannot go on: a block could not be
+// committed, or CometBFT's consensus stopped by itself. CometBFT keeps the
+// process alive then, a node that would look up while deciding nothing:
+// Failed tells the node's owner to stop it, and the block is applied again
+// from CometBFT's store at the next start.
 func (a *App) fail(err error) error {
 	a.failOnce.Do(func() {
 		a.failure = err
-		a.log.Error("the channel cannot commit: stopping; nothing acknowledged is lost, CometBFT replays the block at the next start", "err", err)
+		a.log.Error("the channel cannot commit: stopping; nothing committed is lost, the next start replays what is missing", "err", err)
 		close(a.failed)
 	})
 	return err

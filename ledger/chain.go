@@ -98,12 +98,15 @@ func (c ChainConfig) Validate() error {
 // submission path.
 type Host struct {
 	Node *node.Node
+	// OnFailure is told when the node's consensus stopped by itself.
+	OnFailure func(error)
 
 	mu      sync.Mutex
 	waiters map[envelope.ID]chan TxResult
 }
 
-// NewHost returns a host with no node yet; Start gives it one.
+// NewHost returns a host with no node yet; Start gives it one. Set
+// OnFailure before Start to learn that its consensus stopped.
 func NewHost() *Host { return &Host{waiters: map[envelope.ID]chan TxResult{}} }
 
 // Start creates and starts a CometBFT node for app from the genesis in the
@@ -126,7 +129,7 @@ func (h *Host) Start(c ChainConfig, app abci.Application, log *slog.Logger) erro
 	pv := privval.LoadOrGenFilePV(cfg.PrivValidatorKeyFile(), cfg.PrivValidatorStateFile())
 	n, err := node.NewNode(cfg, pv, nodeKey, proxy.NewConnSyncLocalClientCreator(app),
 		node.DefaultGenesisDocProviderFunc(cfg), cmtcfg.DefaultDBProvider,
-		node.DefaultMetricsProvider(cfg.Instrumentation), cometLogger{log})
+		node.DefaultMetricsProvider(cfg.Instrumentation), cometLogger{log, h.OnFailure})
 	if err != nil {
 		return fmt.Errorf("create consensus node: %w", err)
 	}
@@ -262,12 +265,33 @@ func OpenAppDB(home string) (dbm.DB, error) {
 }
 
 // cometLogger sends CometBFT's logs to slog. CometBFT logs every block at
-// Info; that is Debug for a sealnet operator.
-type cometLogger struct{ l *slog.Logger }
+// Info; that is Debug for a sealnet operator. Its consensus stops on a panic
+// (a block that cannot be applied, a WAL that cannot be written) and says so
+// only in this log line, leaving the process up: the line is reported to
+// fail.
+type cometLogger struct {
+	l    *slog.Logger
+	fail func(error)
+}
+
+// consensusFailure is what CometBFT logs when its consensus routine stops
+// on a panic.
+const consensusFailure = "CONSENSUS FAILURE!!!"
 
 func (c cometLogger) Debug(msg string, kv ...any) {}
 func (c cometLogger) Info(msg string, kv ...any)  { c.l.Debug(msg, kv...) }
-func (c cometLogger) Error(msg string, kv ...any) { c.l.Warn(msg, kv...) }
+func (c cometLogger) Error(msg string, kv ...any) {
+	c.l.Warn(msg, kv...)
+	if msg == consensusFailure && c.fail != nil {
+		cause := any("unknown")
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == "err" {
+				cause = kv[i+1]
+			}
+		}
+		c.fail(fmt.Errorf("consensus stopped: %v", cause))
+	}
+}
 func (c cometLogger) With(kv ...any) cmtlog.Logger {
-	return cometLogger{c.l.With(kv...)}
+	return cometLogger{c.l.With(kv...), c.fail}
 }

@@ -45,6 +45,7 @@ func OpenChannel(name string, c ChainConfig, log *slog.Logger) (*Channel, error)
 		return nil, fmt.Errorf("channel %s: empty blocks every %s do not fit the timestamp window %s: want 1s to %s", name, c.EmptyBlocks, tau, tau/2)
 	}
 	ch := &Channel{Name: name, App: app, Host: NewHost(), db: db, subs: map[chan *Block]struct{}{}}
+	ch.Host.OnFailure = func(err error) { app.fail(err) }
 	app.OnCommit(func(b *Block) {
 		for _, r := range b.Txs {
 			ch.Host.Committed(r)

@@ -126,7 +126,13 @@ func runNode(g *globals, org string, attach attachFunc) error {
 			return err
 		}
 	case stopErr = <-failed:
-		log.Error("shutting down: a channel cannot commit", "err", stopErr)
+		log.Error("shutting down: a channel stopped", "err", stopErr)
+		// a node whose consensus failed may not stop cleanly (a full disk
+		// fails the last writes too): do not hang a supervisor's restart
+		time.AfterFunc(20*time.Second, func() {
+			log.Error("shutdown did not finish in 20 s; exiting", "err", stopErr)
+			os.Exit(3)
+		})
 	}
 	stop()
 	werr := wait()
