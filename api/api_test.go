@@ -17,6 +17,7 @@ import (
 
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/txerr"
@@ -56,7 +57,7 @@ func startTestNode(t *testing.T) *testNode {
 	if err := h.SaveConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	n, err := node.Open(h, daemon.Contracts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

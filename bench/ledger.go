@@ -28,6 +28,7 @@ import (
 
 	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/node"
@@ -265,7 +266,7 @@ func startOurs(dir string, chain ledger.ChainConfig, log *slog.Logger, n int) (*
 	if cc.P2PListen, err = freeAddr(); err != nil {
 		return nil, nil, err
 	}
-	ch, err := ledger.OpenChannel("default", cc, log)
+	ch, err := ledger.OpenChannel("default", cc, daemon.Contracts(), log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 )
@@ -86,7 +87,7 @@ func (o *Org) Start() error {
 	if err != nil {
 		return err
 	}
-	n, err := node.Open(o.Home, o.log)
+	n, err := node.Open(o.Home, daemon.Contracts, o.log)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/ledger"
 )
@@ -17,6 +18,8 @@ type Node struct {
 	Home     Home
 	Log      *slog.Logger
 	Identity *identity.Identity // the node's own certificate and key
+
+	contracts func() []contract.Contract // the root's list, fresh for each channel
 
 	mu       sync.RWMutex
 	cfg      *Config
@@ -28,10 +31,11 @@ type Node struct {
 // has no p2p.listen address).
 func (n *Node) Share() *Share { return n.share }
 
-// Open loads the home and starts every configured channel. A home that is
-// damaged (unreadable config, missing keys or genesis, corrupt database)
-// refuses to start with a message naming what is wrong.
-func Open(h Home, log *slog.Logger) (*Node, error) {
+// Open loads the home and starts every configured channel, each running
+// the contracts returns. A home that is damaged (unreadable config,
+// missing keys or genesis, corrupt database) refuses to start with a
+// message naming what is wrong.
+func Open(h Home, contracts func() []contract.Contract, log *slog.Logger) (*Node, error) {
 	if !h.Exists() {
 		return nil, fmt.Errorf("%s is not a sealnet home (no %s): run 'sealnet init' first", h, ConfigFile)
 	}
@@ -43,7 +47,7 @@ func Open(h Home, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node identity %q: %w", cfg.NodeIdentity, err)
 	}
-	n := &Node{Home: h, Log: log, Identity: id, cfg: cfg, channels: map[string]*ledger.Channel{}}
+	n := &Node{Home: h, Log: log, Identity: id, contracts: contracts, cfg: cfg, channels: map[string]*ledger.Channel{}}
 	for _, ch := range cfg.Channels {
 		if err := n.start(ch); err != nil {
 			n.Close()
@@ -63,7 +67,7 @@ func (n *Node) start(ch ChannelConfig) error {
 	if _, err := os.Stat(n.Home.Channel(ch.Name)); err != nil {
 		return fmt.Errorf("channel %s: home missing: %w", ch.Name, err)
 	}
-	c, err := ledger.OpenChannel(ch.Name, n.Home.Chain(ch, n.cfg.Org+"-"+ch.Name), n.Log)
+	c, err := ledger.OpenChannel(ch.Name, n.Home.Chain(ch, n.cfg.Org+"-"+ch.Name), n.contracts(), n.Log)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/node"
 )
 
@@ -75,7 +76,7 @@ func runNode(g *globals, org string, attach attachFunc) error {
 		return err
 	}
 	log := newLogger(cfg.Log)
-	n, err := node.Open(h, log)
+	n, err := node.Open(h, daemon.Contracts, log)
 	if err != nil {
 		return err
 	}
