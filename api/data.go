@@ -6,38 +6,11 @@ import (
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/txerr"
 )
-
-// StoreResponse answers an upload.
-type StoreResponse struct {
-	CID   string `json:"cid"`
-	Bytes int64  `json:"bytes"`
-}
-
-// DataKeyRequest hands an object's data key to the org's custodian node.
-type DataKeyRequest struct {
-	CID string `json:"cid"`
-	Key []byte `json:"key"`
-}
-
-// KeyRequest is a sealed key request to relay to a custodian.
-type KeyRequest struct {
-	Custodian string `json:"custodian"` // certificate fingerprint
-	Sealed    []byte `json:"sealed"`
-}
-
-// KeyAnswer is the custodian's sealed answer.
-type KeyAnswer struct {
-	Sealed []byte `json:"sealed"`
-}
-
-// Decision approves or denies a pending key request.
-type Decision struct {
-	Approve bool `json:"approve"`
-}
 
 func (s *Server) routeData() {
 	s.handle("POST", "/v1/channels/{ch}/store", Writer, s.storePut)
@@ -105,7 +78,7 @@ func (s *Server) storePut(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, storeErr(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, StoreResponse{CID: c.String(), Bytes: body.n})
+	writeJSON(w, http.StatusOK, apiclient.StoreResponse{CID: c.String(), Bytes: body.n})
 }
 
 // storeErr keeps coded errors and marks the rest (a full disk, a broken
@@ -185,7 +158,7 @@ func (s *startedWriter) Write(b []byte) (int, error) {
 }
 
 func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
-	sh, req, ok := shareBody[DataKeyRequest](s, w, r)
+	sh, req, ok := shareBody[apiclient.DataKeyRequest](s, w, r)
 	if !ok {
 		return
 	}
@@ -218,7 +191,7 @@ func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
-	sh, req, ok := shareBody[KeyRequest](s, w, r)
+	sh, req, ok := shareBody[apiclient.KeyRequest](s, w, r)
 	if !ok {
 		return
 	}
@@ -232,7 +205,7 @@ func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, KeyAnswer{Sealed: ans})
+	writeJSON(w, http.StatusOK, apiclient.KeyAnswer{Sealed: ans})
 }
 
 func (s *Server) pending(w http.ResponseWriter, _ *http.Request) {
@@ -244,7 +217,7 @@ func (s *Server) pending(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
-	sh, d, ok := shareBody[Decision](s, w, r)
+	sh, d, ok := shareBody[apiclient.Decision](s, w, r)
 	if !ok {
 		return
 	}

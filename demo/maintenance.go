@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sealnet/sealnet/apiclient"
 	"io"
 	"log/slog"
 	"net"
@@ -224,8 +225,8 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 		return err
 	}
 	p("    the manufacturer's node is back")
-	var chain audit.Stream
-	if err := owner.API.Query(ctx, "default", audit.Name, "stream", map[string]string{"stream": stream}, &chain); err != nil {
+	chain, err := apiclient.Query[audit.Stream](ctx, owner.API, "default", audit.Name, "stream", map[string]string{"stream": stream})
+	if err != nil {
 		return err
 	}
 	var lines []line
@@ -363,22 +364,12 @@ func webhookServer(notified chan<- string) (*hookServer, error) {
 		return nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev struct {
-			Height int64  `json:"height"`
-			TxID   string `json:"tx_id"`
-			Event  struct {
-				Type  string `json:"type"`
-				Attrs []struct {
-					Key   string `json:"key"`
-					Value string `json:"value"`
-				} `json:"attrs"`
-			} `json:"event"`
-		}
+		var ev dcmb.Notice
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if ev.Event.Type == "condition_met" {
+		if ev.Type == dcmb.NoticeEvent && ev.Event != nil && ev.Event.Type == "condition_met" {
 			var attrs []string
 			for _, a := range ev.Event.Attrs {
 				attrs = append(attrs, a.Key+"="+a.Value)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
@@ -25,7 +26,7 @@ type Org struct {
 	Name   string
 	Home   node.Home
 	Node   *node.Node
-	API    *api.Client
+	API    *apiclient.Client
 	Admin  *identity.Identity
 	Server *api.Server
 
@@ -110,12 +111,12 @@ func (o *Org) Start() error {
 
 // Client returns an API client of the org's node that authenticates as id,
 // a member of the org.
-func (o *Org) Client(id *identity.Identity) (*api.Client, error) {
+func (o *Org) Client(id *identity.Identity) (*apiclient.Client, error) {
 	root, err := identity.LoadRoot(o.Home.Root())
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(o.apiAddr, id, root)
+	return apiclient.New(o.apiAddr, id, root)
 }
 
 // Stop takes the org's node offline (its home stays; Start brings it back).

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
@@ -88,11 +88,11 @@ func waitHeight(t *testing.T, o *org, h int64) {
 	}
 }
 
-func waitTransfers(t *testing.T, ctx context.Context, c *api.Client, txn string, n int) {
+func waitTransfers(t *testing.T, ctx context.Context, c *apiclient.Client, txn string, n int) {
 	t.Helper()
 	for i := 0; i < 100; i++ {
-		var recs []index.TransferRecord
-		if err := c.Query(ctx, "default", index.Name, "transfers", index.PurgeArgs{TXNumber: txn}, &recs); err == nil &&
+		recs, err := apiclient.Query[[]index.TransferRecord](ctx, c, "default", index.Name, "transfers", index.PurgeArgs{TXNumber: txn})
+		if err == nil &&
 			len(recs) == n && recs[n-1].Answer != "" && recs[n-1].Granted {
 			return
 		}
@@ -223,12 +223,11 @@ func TestApprovalQueue(t *testing.T) {
 	if _, err := Get(ctx, a.API, a.Admin, "default", put.TXNumber, io.Discard, nil); !errors.As(err, &denied) || denied.Code != share.DenyPending {
 		t.Fatalf("first request: %v", err)
 	}
-	var pending []node.Pending
-	if err := b.API.PendingRequests(ctx, &pending); err != nil || len(pending) != 1 || pending[0].Requester != "admin@org2" {
+	pending, err := b.API.PendingRequests(ctx)
+	if err != nil || len(pending) != 1 || pending[0].Requester != "admin@org2" {
 		t.Fatalf("queue %+v %v", pending, err)
 	}
-	var p node.Pending
-	if err := b.API.Decide(ctx, pending[0].ID, true, &p); err != nil {
+	if _, err := b.API.Decide(ctx, pending[0].ID, true); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
@@ -61,7 +62,7 @@ func auditCmd(g *globals) *cobra.Command {
 			if stream == "" || out == "" {
 				return errors.New("--stream and -o are required")
 			}
-			return g.withClient(func(ctx context.Context, c *api.Client) error {
+			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
 				raw, err := c.AuditBundle(ctx, g.channel, stream, seq)
 				if err != nil {
 					return err
@@ -125,14 +126,14 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "A stream's record on chain: sender, receiver, next sequence, batches, dropped and undelivered messages",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.withClient(func(ctx context.Context, c *api.Client) error {
-				var st audit.Stream
-				if err := c.Query(ctx, g.channel, audit.Name, "stream", map[string]string{"stream": args[0]}, &st); err != nil {
+			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
+				st, err := apiclient.Query[audit.Stream](ctx, c, g.channel, audit.Name, "stream", map[string]string{"stream": args[0]})
+				if err != nil {
 					return err
 				}
 				var list []audit.Batch
 				if batches {
-					if err := c.Query(ctx, g.channel, audit.Name, "batches", map[string]string{"stream": args[0]}, &list); err != nil {
+					if list, err = apiclient.Query[[]audit.Batch](ctx, c, g.channel, audit.Name, "batches", map[string]string{"stream": args[0]}); err != nil {
 						return err
 					}
 				}
