@@ -6,16 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/daemon"
@@ -55,21 +52,17 @@ func startTestNode(t *testing.T) *testNode {
 	}
 	cfg.Channels[0].P2PListen = freeP2P(t)
 	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.API.Listen, cfg.API.OpsListen = "127.0.0.1:0", "127.0.0.1:0"
 	if err := h.SaveConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(h, daemon.Contracts, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// refused handshakes are expected here; the discarded log takes them
+	d, err := daemon.Start(h, daemon.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := api.NewServer(n)
-	srv := httptest.NewUnstartedServer(as)
-	srv.TLS = api.ServerTLS(n.Identity)
-	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // refused handshakes are expected here
-	srv.StartTLS()
-	ops := httptest.NewServer(as.Ops())
-	t.Cleanup(func() { srv.Close(); ops.Close(); n.Close() })
-	tn := &testNode{home: h, node: n, url: srv.URL, ops: ops.URL}
+	t.Cleanup(func() { d.Close() })
+	tn := &testNode{home: h, node: d.Node, url: "https://" + d.APIAddr(), ops: "http://" + d.OpsAddr()}
 	if tn.root, err = identity.LoadRoot(h.Root()); err != nil {
 		t.Fatal(err)
 	}

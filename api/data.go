@@ -1,14 +1,17 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
 	"github.com/sealnet/sealnet/apiclient"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/identity"
-	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/p2p"
 	"github.com/sealnet/sealnet/txerr"
 )
 
@@ -24,27 +27,28 @@ func (s *Server) routeData() {
 	s.handle("POST", "/v1/keyrequests/{id}", Admin, s.decide)
 }
 
-func (s *Server) shareSvc(w http.ResponseWriter) *node.Share {
-	sh := s.n.Share()
-	if sh == nil {
+// sharingOff writes the error of a node without storage and key transfer
+// and reports whether it did.
+func (s *Server) sharingOff(w http.ResponseWriter) bool {
+	if s.store == nil || s.cust == nil {
 		writeErr(w, txerr.New(txerr.Unavailable, "this node has no p2p.listen address: storage and key transfer are off"))
+		return true
 	}
-	return sh
+	return false
 }
 
-// shareBody returns the share service and the request's JSON body, or
-// writes the error and returns false.
-func shareBody[T any](s *Server, w http.ResponseWriter, r *http.Request) (*node.Share, *T, bool) {
-	sh := s.shareSvc(w)
-	if sh == nil {
-		return nil, nil, false
+// sharingBody returns the request's JSON body, or writes the error and
+// returns false.
+func sharingBody[T any](s *Server, w http.ResponseWriter, r *http.Request) (*T, bool) {
+	if s.sharingOff(w) {
+		return nil, false
 	}
 	var body T
 	if err := readJSON(r, &body); err != nil {
 		writeErr(w, err)
-		return nil, nil, false
+		return nil, false
 	}
-	return sh, &body, true
+	return &body, true
 }
 
 func pathCID(w http.ResponseWriter, r *http.Request) (cid.Cid, bool) {
@@ -68,12 +72,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) storePut(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
 	body := &countingReader{r: r.Body}
-	c, err := sh.Put(r.Context(), r.PathValue("ch"), body)
+	c, err := s.store.Put(r.Context(), r.PathValue("ch"), body)
 	if err != nil {
 		writeErr(w, storeErr(err))
 		return
@@ -91,8 +94,7 @@ func storeErr(err error) error {
 }
 
 func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
 	c, ok := pathCID(w, r)
@@ -100,7 +102,7 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := r.PathValue("ch")
-	have, err := sh.Store.Has(r.Context(), c)
+	have, err := s.store.Has(r.Context(), c)
 	if err != nil {
 		writeErr(w, storeErr(err))
 		return
@@ -115,7 +117,7 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		// failure midway aborts the response so the client never takes a
 		// truncated body for a complete one
 		sw := &startedWriter{w: w}
-		if err := sh.StreamFrom(r.Context(), ch, c, fp, sw); err != nil {
+		if err := s.streamFrom(r.Context(), ch, c, fp, sw); err != nil {
 			if !sw.started {
 				writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 				return
@@ -125,11 +127,11 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := sh.Fetch(r.Context(), ch, c); err != nil {
+	if err := s.store.Fetch(r.Context(), ch, c); err != nil {
 		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 		return
 	}
-	rd, err := sh.Store.Open(r.Context(), c)
+	rd, err := s.store.Open(r.Context(), c)
 	if err != nil {
 		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 		return
@@ -140,6 +142,24 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("stream ciphertext", "cid", c, "err", err)
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// streamFrom streams the DAG at c from the node of the member with
+// certificate fingerprint from, on channel ch, into w.
+func (s *Server) streamFrom(ctx context.Context, ch string, c cid.Cid, from identity.Fingerprint, w io.Writer) error {
+	channel, err := s.n.Channel(ch)
+	if err != nil {
+		return err
+	}
+	m, err := channel.App.Member(from)
+	if err != nil {
+		return err
+	}
+	pid, err := p2p.PeerOf(m.Cert.PublicKey)
+	if err != nil {
+		return err
+	}
+	return s.store.StreamFrom(ctx, ch, c, pid, w)
 }
 
 // startedWriter sets the content type before the first byte and remembers
@@ -158,7 +178,7 @@ func (s *startedWriter) Write(b []byte) (int, error) {
 }
 
 func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
-	sh, req, ok := shareBody[apiclient.DataKeyRequest](s, w, r)
+	req, ok := sharingBody[apiclient.DataKeyRequest](s, w, r)
 	if !ok {
 		return
 	}
@@ -167,7 +187,7 @@ func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.BadArgs, "cid: %v", err))
 		return
 	}
-	if err := sh.PutKey(r.PathValue("ch"), c, req.Key, CallerOf(r.Context())); err != nil {
+	if err := s.cust.PutKey(r.PathValue("ch"), c, req.Key, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -175,15 +195,14 @@ func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
 	c, ok := pathCID(w, r)
 	if !ok {
 		return
 	}
-	if err := sh.Shred(r.Context(), r.PathValue("ch"), c, CallerOf(r.Context())); err != nil {
+	if err := s.cust.Shred(r.Context(), r.PathValue("ch"), c, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -191,7 +210,7 @@ func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
-	sh, req, ok := shareBody[apiclient.KeyRequest](s, w, r)
+	req, ok := sharingBody[apiclient.KeyRequest](s, w, r)
 	if !ok {
 		return
 	}
@@ -200,7 +219,7 @@ func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.BadArgs, "custodian: %v", err))
 		return
 	}
-	ans, err := sh.RequestKey(r.Context(), r.PathValue("ch"), fp, req.Sealed)
+	ans, err := s.cust.RequestKey(r.Context(), r.PathValue("ch"), fp, req.Sealed)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -209,22 +228,30 @@ func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pending(w http.ResponseWriter, _ *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
-	writeJSON(w, http.StatusOK, sh.Pending())
+	out := []apiclient.PendingRequest{}
+	for _, p := range s.cust.Pending() {
+		out = append(out, pendingView(p))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
-	sh, d, ok := shareBody[apiclient.Decision](s, w, r)
+	d, ok := sharingBody[apiclient.Decision](s, w, r)
 	if !ok {
 		return
 	}
-	p, err := sh.Decide(r.PathValue("id"), d.Approve)
+	p, err := s.cust.Decide(r.PathValue("id"), d.Approve)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, pendingView(p))
+}
+
+func pendingView(p custodian.Pending) apiclient.PendingRequest {
+	return apiclient.PendingRequest{ID: p.ID, Channel: p.Channel, TXNumber: p.TXNumber, CID: p.CID,
+		Requester: p.Requester.Name(), RequestFP: p.Requester.Fingerprint, Time: p.Time.UTC().Format(time.RFC3339)}
 }

@@ -28,9 +28,11 @@ import (
 
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/store"
 	"github.com/sealnet/sealnet/txerr"
 )
 
@@ -47,9 +49,18 @@ const maxBody = 8 << 20
 // SubmitTimeout is how long a submit waits for its block by default.
 const SubmitTimeout = 30 * time.Second
 
+// Backend is what a Server serves, as the daemon assembled it.
+type Backend struct {
+	Node      *node.Node           // hosted channels, identity, configuration
+	Store     *store.Shared        // ciphertext; nil when the node has no p2p.listen address
+	Custodian *custodian.Custodian // data keys and key requests; nil likewise
+}
+
 // Server serves the API of one node.
 type Server struct {
 	n       *node.Node
+	store   *store.Shared
+	cust    *custodian.Custodian
 	log     *slog.Logger
 	mux     *http.ServeMux
 	reg     *prometheus.Registry
@@ -64,9 +75,10 @@ type Server struct {
 	auditor Auditor
 }
 
-// NewServer returns the API handler for n.
-func NewServer(n *node.Node) *Server {
-	s := &Server{n: n, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+// NewServer returns the API handler of b.
+func NewServer(b Backend) *Server {
+	n := b.Node
+	s := &Server{n: n, store: b.Store, cust: b.Custodian, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
 	s.submits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_tx_submitted_total",
 		Help: "Transactions submitted through the API, by channel and result code."}, []string{"channel", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealnet_tx_commit_seconds",
@@ -76,9 +88,7 @@ func NewServer(n *node.Node) *Server {
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_api_refused_total",
 		Help: "API requests refused before their handler ran, by code."}, []string{"code"})
 	s.reg.MustRegister(s.submits, s.latency, s.height, s.refused, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	for _, c := range n.Channels() {
-		s.watch(c)
-	}
+	n.OnChannel(s.watch)
 	s.register()
 	s.ops = http.NewServeMux()
 	s.ops.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
@@ -239,7 +249,6 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := apiclient.ChannelResponse{Name: name, Genesis: gj}
 	if c, cerr := s.n.Channel(name); cerr == nil {
-		s.watch(c)
 		resp.NodeID = string(c.Host.Node.NodeInfo().ID())
 	}
 	writeJSON(w, http.StatusOK, resp)

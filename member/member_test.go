@@ -17,9 +17,9 @@ import (
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/local"
-	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/share"
 )
 
@@ -181,7 +181,7 @@ func TestChannelIsolation(t *testing.T) {
 	c, _ := cid.Decode(put.CID)
 	fctx, fcancel := context.WithTimeout(ctx, 3*time.Second)
 	defer fcancel()
-	if err := a.Node.Share().Ex.Fetch(fctx, c); err == nil {
+	if err := a.Daemon.Store.Fetch(fctx, "default", c); err == nil {
 		t.Fatal("a node outside the channel fetched its blocks")
 	}
 	// and a key request for it is refused by the custodian
@@ -191,7 +191,7 @@ func TestChannelIsolation(t *testing.T) {
 	txb, _ := hex.DecodeString(put.TXNumber)
 	copy(tx[:], txb)
 	sealed, _, _ := share.NewRequest(a.Admin, custodian, "quality", e.HashAddress, tx, time.Now())
-	st, err := a.Node.Share().Host.NewStream(ctx, b.Node.Share().Host.ID(), share.Protocol)
+	st, err := a.Daemon.P2P.Host.NewStream(ctx, b.Daemon.P2P.Host.ID(), share.Protocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestChannelIsolation(t *testing.T) {
 func TestApprovalQueue(t *testing.T) {
 	orgs := twoOrgs(t)
 	b, a := orgs[0], orgs[1]
-	if err := b.Node.SetSharePolicy(node.ShareConfig{Policy: node.PolicyApproval}); err != nil {
+	if err := b.Node.SetSharePolicy(custodian.Policy{Kind: custodian.PolicyApproval}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

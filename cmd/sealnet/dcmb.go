@@ -4,19 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
-	"github.com/sealnet/sealnet/node"
 )
 
 func dcmbCmd(g *globals) *cobra.Command {
@@ -31,17 +28,7 @@ func dcmbCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runNode(g, org, func(ctx context.Context, n *node.Node, srv *api.Server, log *slog.Logger) (func() error, error) {
-				rt, err := dcmb.New(n, cfg)
-				if err != nil {
-					return nil, err
-				}
-				srv.SetAuditor(rt)
-				done := make(chan error, 1)
-				go func() { done <- rt.Run(ctx) }()
-				log.Info("dcmb running", "streams", len(cfg.Streams), "receives", len(cfg.Receive), "channel", cfg.Channel)
-				return func() error { return <-done }, nil
-			})
+			return runNode(g, org, cfg)
 		},
 	}
 	run.Flags().StringVar(&cfgPath, "config", "dcmb.toml", "DCMB configuration file")
