@@ -87,7 +87,7 @@ func TestAuthorizationByRole(t *testing.T) {
 	}
 	admin2 := issue(t, ca2, "admin", identity.RoleAdmin)
 	tn.call(t, registry.Name, "vote_org", registry.VoteOrgArgs{Name: "org2", RootDER: ca2.Cert.Raw, Members: [][]byte{admin2.CertDER}})
-	// (apiclient.NewClient refuses a member of another org; a hand-made client
+	// (apiclient.New refuses a member of another org; a hand-made client
 	// is what an attacker would use)
 	other := &apiclient.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: apiclient.ClientTLS(admin2, tn.root)}}}
 	// a certificate of this org's CA that was never enrolled
