@@ -1,3 +1,5 @@
+// The contracts every channel runs.
+
 package daemon
 
 import (

@@ -58,8 +58,9 @@ func (n *Node) Share() *p2p.Node {
 	return n.p2p
 }
 
-// Open loads the home and starts every configured channel, each running
-// the contracts returns. A home that is damaged (unreadable config,
+// Open loads the home and starts every configured channel, each with the
+// contract list that contracts returns (the composition root's). A home
+// that is damaged (unreadable config,
 // missing keys or genesis, corrupt database) refuses to start with a
 // message naming what is wrong.
 func Open(h Home, contracts func() []contract.Contract, log *slog.Logger) (*Node, error) {
