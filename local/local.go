@@ -1,7 +1,7 @@
 // Package local runs a whole consortium in one process: one node per org,
-// each with its API on a loopback TLS server, joined in one channel over
-// real CometBFT consensus and libp2p. The demos and the share benchmark run
-// on it.
+// each assembled by package daemon as `sealnet up` would and serving its
+// API on loopback, joined in one channel over real CometBFT consensus and
+// libp2p. The demos and the benchmarks run on it.
 package local
 
 import (
