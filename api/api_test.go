@@ -6,17 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/txerr"
@@ -41,7 +40,7 @@ type testNode struct {
 	ops   string // the operations listener
 	root  *x509.Certificate
 	admin *identity.Identity
-	c     *api.Client // as admin
+	c     *apiclient.Client // as admin
 }
 
 func startTestNode(t *testing.T) *testNode {
@@ -53,21 +52,17 @@ func startTestNode(t *testing.T) *testNode {
 	}
 	cfg.Channels[0].P2PListen = freeP2P(t)
 	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.API.Listen, cfg.API.OpsListen = "127.0.0.1:0", "127.0.0.1:0"
 	if err := h.SaveConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(h, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	// refused handshakes are expected here; the discarded log takes them
+	d, err := daemon.Start(h, daemon.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	as := api.NewServer(n)
-	srv := httptest.NewUnstartedServer(as)
-	srv.TLS = api.ServerTLS(n.Identity)
-	srv.Config.ErrorLog = stdlog.New(io.Discard, "", 0) // refused handshakes are expected here
-	srv.StartTLS()
-	ops := httptest.NewServer(as.Ops())
-	t.Cleanup(func() { srv.Close(); ops.Close(); n.Close() })
-	tn := &testNode{home: h, node: n, url: srv.URL, ops: ops.URL}
+	t.Cleanup(func() { d.Close() })
+	tn := &testNode{home: h, node: d.Node, url: "https://" + d.APIAddr(), ops: "http://" + d.OpsAddr()}
 	if tn.root, err = identity.LoadRoot(h.Root()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +74,9 @@ func startTestNode(t *testing.T) *testNode {
 }
 
 // client returns an API client that authenticates as id.
-func (tn *testNode) client(t testing.TB, id *identity.Identity) *api.Client {
+func (tn *testNode) client(t testing.TB, id *identity.Identity) *apiclient.Client {
 	t.Helper()
-	c, err := api.NewClient(tn.url, id, tn.root)
+	c, err := apiclient.New(tn.url, id, tn.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +84,7 @@ func (tn *testNode) client(t testing.TB, id *identity.Identity) *api.Client {
 }
 
 // startNode runs a one-org node and returns its admin's client.
-func startNode(t *testing.T) (*api.Client, *identity.Identity, node.Home) {
+func startNode(t *testing.T) (*apiclient.Client, *identity.Identity, node.Home) {
 	tn := startTestNode(t)
 	return tn.c, tn.admin, tn.home
 }
@@ -115,8 +110,8 @@ func TestAPIEndToEnd(t *testing.T) {
 	if err != nil || len(b.TxIDs) == 0 || b.AppHash == "" {
 		t.Fatalf("block: %+v %v", b, err)
 	}
-	var found index.FindResult
-	if err := c.Query(ctx, "default", index.Name, "lookup", index.FindArgs{Keyword: "maintenance"}, &found); err != nil || len(found.Entries) != 1 {
+	found, err := apiclient.Query[index.FindResult](ctx, c, "default", index.Name, "lookup", index.FindArgs{Keyword: "maintenance"})
+	if err != nil || len(found.Entries) != 1 {
 		t.Fatalf("lookup: %+v %v", found, err)
 	}
 	q, err := c.Call(ctx, admin, "default", index.Name, "querfile", index.FindArgs{Keyword: "maintenance"})
@@ -124,8 +119,8 @@ func TestAPIEndToEnd(t *testing.T) {
 		t.Fatalf("querfile: %+v %v", q, err)
 	}
 
-	var events []api.EventMessage
-	if err := c.Events(ctx, "default", 1, func(m api.EventMessage) bool { events = append(events, m); return true }, true); err != nil {
+	var events []apiclient.EventMessage
+	if err := c.Events(ctx, "default", 1, func(m apiclient.EventMessage) bool { events = append(events, m); return true }, true); err != nil {
 		t.Fatal(err)
 	}
 	if len(events) != 1 || events[0].Event.Type != "subfile" || events[0].TxID != r.TxID {
@@ -133,7 +128,7 @@ func TestAPIEndToEnd(t *testing.T) {
 	}
 
 	// resubmitting the same bytes returns the committed result
-	raw, _ := api.SignCall(admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now())
+	raw, _ := apiclient.SignCall(admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now())
 	first, err := c.SubmitRaw(ctx, "default", raw)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +143,7 @@ func TestAPIRejections(t *testing.T) {
 	c, admin, _ := startNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stale, _ := api.SignCall(admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now().Add(-10*time.Minute))
+	stale, _ := apiclient.SignCall(admin, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now().Add(-10*time.Minute))
 	cases := []struct {
 		name    string
 		channel string
@@ -163,7 +158,7 @@ func TestAPIRejections(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := c.SubmitRaw(ctx, tc.channel, tc.raw)
-			var ae *api.APIError
+			var ae *apiclient.APIError
 			if !errors.As(err, &ae) || ae.Status != tc.status || txerr.CodeOf(err) != tc.code {
 				t.Fatalf("got %v (%+v), want %s with HTTP %d", err, ae, tc.code, tc.status)
 			}
@@ -175,7 +170,7 @@ func TestAPIRejections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e api.ErrorResponse
+	var e apiclient.ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&e)
 	resp.Body.Close()
 	if resp.StatusCode != 400 || txerr.Code(e.Code) != txerr.Oversized {
@@ -200,7 +195,7 @@ func TestOpsAndPublicRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ready api.Readiness
+	var ready apiclient.Readiness
 	json.NewDecoder(resp.Body).Decode(&ready)
 	resp.Body.Close()
 	if !ready.Ready || ready.Checks["channel default"] != "ok" || ready.Checks["storage"] != "ok" || ready.Checks["p2p"] != "ok" {

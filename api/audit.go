@@ -2,10 +2,7 @@ package api
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -62,19 +59,4 @@ func (s *Server) auditBundle(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/cbor")
 	w.Write(raw)
-}
-
-// AuditBundle fetches the proof bundle of a stream message.
-func (c *Client) AuditBundle(ctx context.Context, channel, stream string, seq uint64) ([]byte, error) {
-	u := c.Base + c.chPath(channel, "/audit/bundle") + "?stream=" + url.QueryEscape(stream) + "&seq=" + strconv.FormatUint(seq, 10)
-	body, err := c.get(ctx, u)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	raw, err := io.ReadAll(io.LimitReader(body, bundle.MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the bundle: %w", err)
-	}
-	return raw, nil
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
@@ -51,7 +51,7 @@ func (tn *testNode) enroll(t testing.TB, name string, role identity.Role) *ident
 	return id
 }
 
-func (tn *testNode) call(t testing.TB, contract, method string, args any) *api.TxResponse {
+func (tn *testNode) call(t testing.TB, contract, method string, args any) *apiclient.TxResponse {
 	t.Helper()
 	r, err := tn.c.Call(context.Background(), tn.admin, "default", contract, method, args)
 	if err != nil || r.Code != 0 {
@@ -63,7 +63,7 @@ func (tn *testNode) call(t testing.TB, contract, method string, args any) *api.T
 // refusedWith checks err is an API refusal with the HTTP status and code.
 func refusedWith(t *testing.T, what string, err error, status int, code txerr.Code, says string) {
 	t.Helper()
-	var ae *api.APIError
+	var ae *apiclient.APIError
 	if !errors.As(err, &ae) || ae.Status != status || txerr.CodeOf(err) != code || !strings.Contains(err.Error(), says) {
 		t.Fatalf("%s: got %v, want HTTP %d %s saying %q", what, err, status, code, says)
 	}
@@ -87,9 +87,9 @@ func TestAuthorizationByRole(t *testing.T) {
 	}
 	admin2 := issue(t, ca2, "admin", identity.RoleAdmin)
 	tn.call(t, registry.Name, "vote_org", registry.VoteOrgArgs{Name: "org2", RootDER: ca2.Cert.Raw, Members: [][]byte{admin2.CertDER}})
-	// (api.NewClient refuses a member of another org; a hand-made client
+	// (apiclient.New refuses a member of another org; a hand-made client
 	// is what an attacker would use)
-	other := &api.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: api.ClientTLS(admin2, tn.root)}}}
+	other := &apiclient.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: apiclient.ClientTLS(admin2, tn.root)}}}
 	// a certificate of this org's CA that was never enrolled
 	ca, _ := identity.LoadCA(tn.home.CA())
 	stranger := tn.client(t, issue(t, ca, "mallory", identity.RoleAdmin))
@@ -104,28 +104,27 @@ func TestAuthorizationByRole(t *testing.T) {
 	before := appHash()
 
 	// readers read; auditors too
-	for name, c := range map[string]*api.Client{"client": ac, "auditor": auditor} {
+	for name, c := range map[string]*apiclient.Client{"client": ac, "auditor": auditor} {
 		if _, err := c.Status(ctx); err != nil {
 			t.Fatalf("%s status: %v", name, err)
 		}
-		var found index.FindResult
-		if err := c.Query(ctx, "default", index.Name, "lookup", index.FindArgs{Keyword: "x"}, &found); err != nil {
+		if _, err := apiclient.Query[index.FindResult](ctx, c, "default", index.Name, "lookup", index.FindArgs{Keyword: "x"}); err != nil {
 			t.Fatalf("%s query: %v", name, err)
 		}
 	}
 	// an auditor writes nothing, even a transaction signed by someone else
-	raw, _ := api.SignCall(alice, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now())
+	raw, _ := apiclient.SignCall(alice, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"x"}}, time.Now())
 	_, err = auditor.SubmitRaw(ctx, "default", raw)
 	refusedWith(t, "auditor submits", err, 403, txerr.RoleDenied, "auditor")
 	_, err = auditor.StorePut(ctx, "default", strings.NewReader("x"))
 	refusedWith(t, "auditor stores", err, 403, txerr.RoleDenied, "auditor")
 
 	// admin routes
-	var pending []map[string]any
-	refusedWith(t, "client lists key requests", ac.PendingRequests(ctx, &pending), 403, txerr.RoleDenied, "needs an admin of org1")
-	_, err = ac.Channel(ctx, api.ChannelRequest{Name: "x", P2PListen: "tcp://127.0.0.1:1"})
+	_, err = ac.PendingRequests(ctx)
+	refusedWith(t, "client lists key requests", err, 403, txerr.RoleDenied, "needs an admin of org1")
+	_, err = ac.Channel(ctx, apiclient.ChannelRequest{Name: "x", P2PListen: "tcp://127.0.0.1:1"})
 	refusedWith(t, "client creates a channel", err, 403, txerr.RoleDenied, "needs an admin")
-	if err := tn.c.PendingRequests(ctx, &pending); err != nil {
+	if _, err := tn.c.PendingRequests(ctx); err != nil {
 		t.Fatalf("admin lists key requests: %v", err)
 	}
 
@@ -136,7 +135,7 @@ func TestAuthorizationByRole(t *testing.T) {
 	refusedWith(t, "unenrolled certificate", err, 401, txerr.UnknownCert, "not enrolled")
 	_, err = stranger.Tx(ctx, "default", strings.Repeat("00", 32))
 	refusedWith(t, "unenrolled certificate on a channel", err, 401, txerr.UnknownCert, "not enrolled on channel default")
-	anon := &api.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
+	anon := &apiclient.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 	_, err = anon.Status(ctx)
 	refusedWith(t, "no certificate", err, 401, txerr.UnknownCert, "no client certificate")
 
@@ -168,7 +167,7 @@ func TestAuthorizationByRole(t *testing.T) {
 	// from the next block on
 	ended := make(chan error, 1)
 	go func() {
-		ended <- ac.Events(ctx, "default", -1, func(api.EventMessage) bool { return true }, false)
+		ended <- ac.Events(ctx, "default", -1, func(apiclient.EventMessage) bool { return true }, false)
 	}()
 	time.Sleep(300 * time.Millisecond) // the stream is open
 	tn.call(t, registry.Name, "revoke", registry.RevokeArgs{Fingerprint: alice.Member.Fingerprint.String(), Reason: "laptop stolen"})
@@ -194,15 +193,15 @@ func TestClientVerifiesTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := api.NewClient(tn.url, issue(t, ca2, "eve", identity.RoleClient), ca2.Cert)
+	c, err := apiclient.New(tn.url, issue(t, ca2, "eve", identity.RoleClient), ca2.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Status(ctx); err == nil || !strings.Contains(err.Error(), api.ErrNotOurNode.Error()) {
+	if _, err := c.Status(ctx); err == nil || !strings.Contains(err.Error(), apiclient.ErrNotOurNode.Error()) {
 		t.Fatalf("status against another org's node: %v", err)
 	}
 	// plain HTTP is not offered
-	if _, err := api.NewClient("http://"+strings.TrimPrefix(tn.url, "https://"), tn.admin, tn.root); err == nil {
+	if _, err := apiclient.New("http://"+strings.TrimPrefix(tn.url, "https://"), tn.admin, tn.root); err == nil {
 		t.Fatal("an http:// node address was accepted")
 	}
 }

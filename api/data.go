@@ -1,43 +1,19 @@
 package api
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
+	"github.com/sealnet/sealnet/apiclient"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/identity"
-	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/p2p"
 	"github.com/sealnet/sealnet/txerr"
 )
-
-// StoreResponse answers an upload.
-type StoreResponse struct {
-	CID   string `json:"cid"`
-	Bytes int64  `json:"bytes"`
-}
-
-// DataKeyRequest hands an object's data key to the org's custodian node.
-type DataKeyRequest struct {
-	CID string `json:"cid"`
-	Key []byte `json:"key"`
-}
-
-// KeyRequest is a sealed key request to relay to a custodian.
-type KeyRequest struct {
-	Custodian string `json:"custodian"` // certificate fingerprint
-	Sealed    []byte `json:"sealed"`
-}
-
-// KeyAnswer is the custodian's sealed answer.
-type KeyAnswer struct {
-	Sealed []byte `json:"sealed"`
-}
-
-// Decision approves or denies a pending key request.
-type Decision struct {
-	Approve bool `json:"approve"`
-}
 
 func (s *Server) routeData() {
 	s.handle("POST", "/v1/channels/{ch}/store", Writer, s.storePut)
@@ -49,27 +25,28 @@ func (s *Server) routeData() {
 	s.handle("POST", "/v1/keyrequests/{id}", Admin, s.decide)
 }
 
-func (s *Server) shareSvc(w http.ResponseWriter) *node.Share {
-	sh := s.n.Share()
-	if sh == nil {
+// sharingOff writes the error of a node without storage and key transfer
+// and reports whether it did.
+func (s *Server) sharingOff(w http.ResponseWriter) bool {
+	if s.store == nil || s.cust == nil {
 		writeErr(w, txerr.New(txerr.Unavailable, "this node has no p2p.listen address: storage and key transfer are off"))
+		return true
 	}
-	return sh
+	return false
 }
 
-// shareBody returns the share service and the request's JSON body, or
-// writes the error and returns false.
-func shareBody[T any](s *Server, w http.ResponseWriter, r *http.Request) (*node.Share, *T, bool) {
-	sh := s.shareSvc(w)
-	if sh == nil {
-		return nil, nil, false
+// sharingBody returns the request's JSON body, or writes the error and
+// returns false.
+func sharingBody[T any](s *Server, w http.ResponseWriter, r *http.Request) (*T, bool) {
+	if s.sharingOff(w) {
+		return nil, false
 	}
 	var body T
 	if err := readJSON(r, &body); err != nil {
 		writeErr(w, err)
-		return nil, nil, false
+		return nil, false
 	}
-	return sh, &body, true
+	return &body, true
 }
 
 func pathCID(w http.ResponseWriter, r *http.Request) (cid.Cid, bool) {
@@ -93,17 +70,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) storePut(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
 	body := &countingReader{r: r.Body}
-	c, err := sh.Put(r.Context(), r.PathValue("ch"), body)
+	c, err := s.store.Put(r.Context(), r.PathValue("ch"), body)
 	if err != nil {
 		writeErr(w, storeErr(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, StoreResponse{CID: c.String(), Bytes: body.n})
+	writeJSON(w, http.StatusOK, apiclient.StoreResponse{CID: c.String(), Bytes: body.n})
 }
 
 // storeErr keeps coded errors and marks the rest (a full disk, a broken
@@ -116,8 +92,7 @@ func storeErr(err error) error {
 }
 
 func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
 	c, ok := pathCID(w, r)
@@ -125,7 +100,7 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ch := r.PathValue("ch")
-	have, err := sh.Store.Has(r.Context(), c)
+	have, err := s.store.Has(r.Context(), c)
 	if err != nil {
 		writeErr(w, storeErr(err))
 		return
@@ -140,7 +115,7 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		// failure midway aborts the response so the client never takes a
 		// truncated body for a complete one
 		sw := &startedWriter{w: w}
-		if err := sh.StreamFrom(r.Context(), ch, c, fp, sw); err != nil {
+		if err := s.streamFrom(r.Context(), ch, c, fp, sw); err != nil {
 			if !sw.started {
 				writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 				return
@@ -150,11 +125,11 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := sh.Fetch(r.Context(), ch, c); err != nil {
+	if err := s.store.Fetch(r.Context(), ch, c); err != nil {
 		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 		return
 	}
-	rd, err := sh.Store.Open(r.Context(), c)
+	rd, err := s.store.Open(r.Context(), c)
 	if err != nil {
 		writeErr(w, txerr.New(txerr.NotFound, "%v", err))
 		return
@@ -165,6 +140,24 @@ func (s *Server) storeGet(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("stream ciphertext", "cid", c, "err", err)
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// streamFrom streams the DAG at c from the node of the member with
+// certificate fingerprint from, on channel ch, into w.
+func (s *Server) streamFrom(ctx context.Context, ch string, c cid.Cid, from identity.Fingerprint, w io.Writer) error {
+	channel, err := s.n.Channel(ch)
+	if err != nil {
+		return err
+	}
+	m, err := channel.App.Member(from)
+	if err != nil {
+		return err
+	}
+	pid, err := p2p.PeerOf(m.Cert.PublicKey)
+	if err != nil {
+		return err
+	}
+	return s.store.StreamFrom(ctx, ch, c, pid, w)
 }
 
 // startedWriter sets the content type before the first byte and remembers
@@ -183,7 +176,7 @@ func (s *startedWriter) Write(b []byte) (int, error) {
 }
 
 func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
-	sh, req, ok := shareBody[DataKeyRequest](s, w, r)
+	req, ok := sharingBody[apiclient.DataKeyRequest](s, w, r)
 	if !ok {
 		return
 	}
@@ -192,7 +185,7 @@ func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.BadArgs, "cid: %v", err))
 		return
 	}
-	if err := sh.PutKey(r.PathValue("ch"), c, req.Key, CallerOf(r.Context())); err != nil {
+	if err := s.cust.PutKey(r.PathValue("ch"), c, req.Key, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -200,15 +193,14 @@ func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
 	c, ok := pathCID(w, r)
 	if !ok {
 		return
 	}
-	if err := sh.Shred(r.Context(), r.PathValue("ch"), c, CallerOf(r.Context())); err != nil {
+	if err := s.cust.Shred(r.Context(), r.PathValue("ch"), c, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}
@@ -216,7 +208,7 @@ func (s *Server) dataKeyShred(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
-	sh, req, ok := shareBody[KeyRequest](s, w, r)
+	req, ok := sharingBody[apiclient.KeyRequest](s, w, r)
 	if !ok {
 		return
 	}
@@ -225,31 +217,39 @@ func (s *Server) keyRequest(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.BadArgs, "custodian: %v", err))
 		return
 	}
-	ans, err := sh.RequestKey(r.Context(), r.PathValue("ch"), fp, req.Sealed)
+	ans, err := s.cust.RequestKey(r.Context(), r.PathValue("ch"), fp, req.Sealed)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, KeyAnswer{Sealed: ans})
+	writeJSON(w, http.StatusOK, apiclient.KeyAnswer{Sealed: ans})
 }
 
 func (s *Server) pending(w http.ResponseWriter, _ *http.Request) {
-	sh := s.shareSvc(w)
-	if sh == nil {
+	if s.sharingOff(w) {
 		return
 	}
-	writeJSON(w, http.StatusOK, sh.Pending())
+	out := []apiclient.PendingRequest{}
+	for _, p := range s.cust.Pending() {
+		out = append(out, pendingView(p))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
-	sh, d, ok := shareBody[Decision](s, w, r)
+	d, ok := sharingBody[apiclient.Decision](s, w, r)
 	if !ok {
 		return
 	}
-	p, err := sh.Decide(r.PathValue("id"), d.Approve)
+	p, err := s.cust.Decide(r.PathValue("id"), d.Approve)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, pendingView(p))
+}
+
+func pendingView(p custodian.Pending) apiclient.PendingRequest {
+	return apiclient.PendingRequest{ID: p.ID, Channel: p.Channel, TXNumber: p.TXNumber, CID: p.CID,
+		Requester: p.Requester.Name(), RequestFP: p.Requester.Fingerprint, Time: p.Time.UTC().Format(time.RFC3339)}
 }

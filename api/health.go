@@ -9,15 +9,10 @@ import (
 	"github.com/cometbft/cometbft/consensus"
 	"github.com/cometbft/cometbft/types"
 
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/ledger"
 )
-
-// Readiness is the answer of /readyz: each check with what it found.
-type Readiness struct {
-	Ready  bool              `json:"ready"`
-	Checks map[string]string `json:"checks"` // check name -> "ok" or what is wrong
-}
 
 // livez answers while the process serves.
 func (s *Server) livez(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) }
@@ -27,7 +22,7 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(
 // (a probe file is written durably and removed), and its p2p host is up.
 // Otherwise 503, with each check's finding.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
-	r := Readiness{Ready: true, Checks: map[string]string{}}
+	r := apiclient.Readiness{Ready: true, Checks: map[string]string{}}
 	fail := func(name, why string) { r.Ready, r.Checks[name] = false, why }
 	for _, c := range s.n.Channels() {
 		name := "channel " + c.Name

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
@@ -31,7 +31,7 @@ var hostileN = flag.Int("hostile", 1200, "hostile requests TestHostileRequests s
 // hostile is one generated request and the refusal it must get.
 type hostile struct {
 	kind   string
-	client *api.Client
+	client *apiclient.Client
 	method string
 	path   string
 	body   []byte
@@ -59,7 +59,7 @@ func TestHostileRequests(t *testing.T) {
 	mallory := issue(t, ca, "mallory", identity.RoleAdmin) // never enrolled
 	admin, ac, auditor := tn.c, tn.client(t, alice), tn.client(t, audrey)
 	revoked, unknown := tn.client(t, rob), tn.client(t, mallory)
-	anon := &api.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
+	anon := &apiclient.Client{Base: tn.url, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 
 	// a committed transaction of alice's, whose nonce and bytes are replayed
 	first, err := ac.Call(ctx, alice, "default", index.Name, "subfile", index.SubfileArgs{HashAddress: cid, Keywords: []string{"legit"}})
@@ -96,7 +96,7 @@ func TestHostileRequests(t *testing.T) {
 		return raw
 	}
 	submit := func(raw []byte) []byte {
-		b, _ := json.Marshal(api.SubmitRequest{Tx: raw})
+		b, _ := json.Marshal(apiclient.SubmitRequest{Tx: raw})
 		return b
 	}
 	const txs = "/v1/channels/default/txs"
@@ -186,7 +186,7 @@ func TestHostileRequests(t *testing.T) {
 			return hostile{"client shreds the admin's data key", ac, "DELETE", "/v1/channels/default/datakeys/" + owned, nil, 403, txerr.RoleDenied}
 		},
 		func(i int) hostile {
-			b, _ := json.Marshal(api.DataKeyRequest{CID: owned, Key: bytes.Repeat([]byte{1}, 32)})
+			b, _ := json.Marshal(apiclient.DataKeyRequest{CID: owned, Key: bytes.Repeat([]byte{1}, 32)})
 			return hostile{"client replaces the admin's data key", ac, "POST", "/v1/channels/default/datakeys", b, 403, txerr.RoleDenied}
 		},
 	}
@@ -271,7 +271,7 @@ func TestHostileRequests(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the node stopped serving: %v", err)
 	}
-	var prev *api.BlockResponse
+	var prev *apiclient.BlockResponse
 	for h := int64(1); h <= st.Channels[0].Height; h++ {
 		b, err := tn.c.Block(ctx, "default", h)
 		if err != nil {
@@ -318,7 +318,7 @@ func check(ctx context.Context, h hostile) (o outcome) {
 		return o
 	}
 	defer resp.Body.Close()
-	var e api.ErrorResponse
+	var e apiclient.ErrorResponse
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	json.Unmarshal(raw, &e)
 	o.expected = resp.StatusCode == h.status && txerr.Code(e.Code) == h.code && e.Error != ""

@@ -1,3 +1,8 @@
+// Package api is a node's one HTTP+JSON interface: the server over mutual
+// TLS, its route table with each route's access level and the one place
+// that checks it (auth.go), and openapi.json (served at /openapi.json).
+// The request and response types and the Go client every front end uses
+// are in package apiclient.
 package api
 
 import (
@@ -21,10 +26,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/node"
+	"github.com/sealnet/sealnet/store"
 	"github.com/sealnet/sealnet/txerr"
 )
 
@@ -41,9 +49,18 @@ const maxBody = 8 << 20
 // SubmitTimeout is how long a submit waits for its block by default.
 const SubmitTimeout = 30 * time.Second
 
+// Backend is what a Server serves, as the daemon assembled it.
+type Backend struct {
+	Node      *node.Node           // hosted channels, identity, configuration
+	Store     *store.Shared        // ciphertext; nil when the node has no p2p.listen address
+	Custodian *custodian.Custodian // data keys and key requests; nil likewise
+}
+
 // Server serves the API of one node.
 type Server struct {
 	n       *node.Node
+	store   *store.Shared
+	cust    *custodian.Custodian
 	log     *slog.Logger
 	mux     *http.ServeMux
 	reg     *prometheus.Registry
@@ -58,9 +75,10 @@ type Server struct {
 	auditor Auditor
 }
 
-// NewServer returns the API handler for n.
-func NewServer(n *node.Node) *Server {
-	s := &Server{n: n, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+// NewServer returns the API handler of b.
+func NewServer(b Backend) *Server {
+	n := b.Node
+	s := &Server{n: n, store: b.Store, cust: b.Custodian, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
 	s.submits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_tx_submitted_total",
 		Help: "Transactions submitted through the API, by channel and result code."}, []string{"channel", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealnet_tx_commit_seconds",
@@ -70,9 +88,7 @@ func NewServer(n *node.Node) *Server {
 	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_api_refused_total",
 		Help: "API requests refused before their handler ran, by code."}, []string{"code"})
 	s.reg.MustRegister(s.submits, s.latency, s.height, s.refused, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-	for _, c := range n.Channels() {
-		s.watch(c)
-	}
+	n.OnChannel(s.watch)
 	s.register()
 	s.ops = http.NewServeMux()
 	s.ops.HandleFunc("GET /healthz", s.livez)
@@ -160,7 +176,7 @@ func writeErr(w http.ResponseWriter, err error) {
 	case code == txerr.Replay || code == txerr.Duplicate:
 		status = http.StatusConflict
 	}
-	writeJSON(w, status, ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
+	writeJSON(w, status, apiclient.ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
 }
 
 func readJSON(r *http.Request, v any) error {
@@ -179,10 +195,10 @@ func readJSON(r *http.Request, v any) error {
 
 func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	cfg := s.n.Config()
-	st := Status{Org: cfg.Org, NodeID: s.n.Identity.Member.ID, Fingerprint: s.n.Identity.Member.Fingerprint.String(), Version: Version}
+	st := apiclient.Status{Org: cfg.Org, NodeID: s.n.Identity.Member.ID, Fingerprint: s.n.Identity.Member.Fingerprint.String(), Version: Version}
 	for _, c := range s.n.Channels() {
 		h, hash := c.App.Height()
-		info := ChannelInfo{Name: c.Name, Height: h, AppHash: strings.ToUpper(hex.EncodeToString(hash)), Tau: c.App.Params().TauSeconds}
+		info := apiclient.ChannelInfo{Name: c.Name, Height: h, AppHash: strings.ToUpper(hex.EncodeToString(hash)), Tau: c.App.Params().TauSeconds}
 		if c.Host.Node != nil {
 			info.Peers = c.Host.Node.Switch().Peers().Size()
 			info.NodeID = string(c.Host.Node.NodeInfo().ID())
@@ -202,7 +218,7 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) channel(w http.ResponseWriter, r *http.Request) {
-	var req ChannelRequest
+	var req apiclient.ChannelRequest
 	if err := readJSON(r, &req); err != nil {
 		writeErr(w, err)
 		return
@@ -233,9 +249,8 @@ func (s *Server) channel(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, txerr.New(txerr.Rejected, "%v", err))
 		return
 	}
-	resp := ChannelResponse{Name: name, Genesis: gj}
+	resp := apiclient.ChannelResponse{Name: name, Genesis: gj}
 	if c, cerr := s.n.Channel(name); cerr == nil {
-		s.watch(c)
 		resp.NodeID = string(c.Host.Node.NodeInfo().ID())
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -247,7 +262,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	var req SubmitRequest
+	var req apiclient.SubmitRequest
 	if err := readJSON(r, &req); err != nil {
 		writeErr(w, err)
 		return
@@ -276,8 +291,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, txResponse(res))
 }
 
-func txResponse(r *ledger.TxResult) TxResponse {
-	out := TxResponse{TxID: r.ID.String(), Height: r.Height, Index: r.Index, Code: uint32(r.Code),
+func txResponse(r *ledger.TxResult) apiclient.TxResponse {
+	out := apiclient.TxResponse{TxID: r.ID.String(), Height: r.Height, Index: r.Index, Code: uint32(r.Code),
 		CodeName: r.Code.String(), Error: r.Log, Events: r.Events, Time: time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano)}
 	if len(r.Data) > 0 {
 		if v, err := canon.ToJSONable(r.Data); err == nil {
@@ -308,8 +323,8 @@ func (s *Server) tx(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) envelopeView(c *ledger.Channel, raw []byte) *EnvelopeView {
-	v := &EnvelopeView{Raw: raw}
+func (s *Server) envelopeView(c *ledger.Channel, raw []byte) *apiclient.EnvelopeView {
+	v := &apiclient.EnvelopeView{Raw: raw}
 	t, err := envelope.Decode(raw, 0)
 	if err != nil {
 		return v
@@ -343,7 +358,7 @@ func (s *Server) block(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	out := BlockResponse{Height: b.Height, Hash: b.Hash().String(), Time: b.Time.UTC().Format(time.RFC3339Nano),
+	out := apiclient.BlockResponse{Height: b.Height, Hash: b.Hash().String(), Time: b.Time.UTC().Format(time.RFC3339Nano),
 		ChainID: b.ChainID, Proposer: b.ProposerAddress.String(), AppHash: b.AppHash.String(),
 		DataHash: b.DataHash.String(), LastBlockID: b.LastBlockID.Hash.String(), ValidatorsHash: b.ValidatorsHash.String(),
 		LastResultsHash: b.LastResultsHash.String(), TxIDs: []string{}}
@@ -366,7 +381,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	var req QueryRequest
+	var req apiclient.QueryRequest
 	if err := readJSON(r, &req); err != nil {
 		writeErr(w, err)
 		return
@@ -404,7 +419,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	send := func(r *ledger.TxResult) error {
 		for _, e := range r.Events {
-			m := EventMessage{Channel: c.Name, Height: r.Height, TxID: r.ID.String(), Time: time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), Event: e}
+			m := apiclient.EventMessage{Channel: c.Name, Height: r.Height, TxID: r.ID.String(), Time: time.Unix(0, r.Time).UTC().Format(time.RFC3339Nano), Event: e}
 			b, _ := json.Marshal(m)
 			if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Type, b); err != nil {
 				return err
@@ -470,7 +485,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // endStream tells an event subscriber why its stream ends.
 func endStream(w io.Writer, fl http.Flusher, err error) {
 	code := txerr.CodeOf(err)
-	b, _ := json.Marshal(ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
+	b, _ := json.Marshal(apiclient.ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
 	fmt.Fprintf(w, "event: error\ndata: %s\n\n", b)
 	fl.Flush()
 }

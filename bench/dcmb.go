@@ -197,24 +197,19 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 // runStream runs one stream from owner to maker until every generated
 // message is delivered, verified and anchored.
 func runStream(ctx context.Context, o DCMBOptions, owner, maker *local.Org, name string, gen *generator) (*streamRun, error) {
-	rcv, err := dcmb.New(maker.Node, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: name, From: owner.Name}}})
+	receiving, err := maker.Daemon.StartDCMB(&dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: name, From: owner.Name}}}, nil)
 	if err != nil {
 		return nil, err
 	}
-	snd, err := dcmb.New(owner.Node, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: name, Receiver: maker.Name,
-		Interval: dcmb.Duration{Duration: o.Interval}, SpoolBytes: 16 << 30, Source: dcmb.SourceConfig{Kind: "stdin"}}}})
+	defer receiving.Stop()
+	sending, err := owner.Daemon.StartDCMB(&dcmb.Config{Streams: []dcmb.StreamConfig{{Name: name, Receiver: maker.Name,
+		Interval: dcmb.Duration{Duration: o.Interval}, SpoolBytes: 16 << 30, Source: dcmb.SourceConfig{Kind: "stdin"}}}},
+		map[string]source.Source{name: gen})
 	if err != nil {
 		return nil, err
 	}
-	if err := snd.SetSource(name, gen); err != nil {
-		return nil, err
-	}
-	rctx, stop := context.WithCancel(ctx)
-	defer stop()
-	done := make(chan struct{}, 2)
-	go func() { rcv.Run(rctx); done <- struct{}{} }()
-	go func() { snd.Run(rctx); done <- struct{}{} }()
-	defer func() { stop(); <-done; <-done }()
+	defer sending.Stop()
+	rcv, snd := receiving.Runtime, sending.Runtime
 
 	var t0 time.Time
 	select {

@@ -26,8 +26,9 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/node"
@@ -265,7 +266,7 @@ func startOurs(dir string, chain ledger.ChainConfig, log *slog.Logger, n int) (*
 	if cc.P2PListen, err = freeAddr(); err != nil {
 		return nil, nil, err
 	}
-	ch, err := ledger.OpenChannel("default", cc, log)
+	ch, err := ledger.OpenChannel("default", cc, daemon.Contracts(), log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -307,7 +308,7 @@ func signSubfiles(id *identity.Identity, n int) ([][]byte, error) {
 			for i := w; i < n; i += workers {
 				args := index.SubfileArgs{HashAddress: SampleCID, Summary: fmt.Sprintf("spindle counter batch %08d of line 4", i),
 					Keywords: []string{"maintenance", fmt.Sprintf("machine-%03d", i%500)}, Size: 262144, Type: "application/octet-stream"}
-				tx, err := api.SignCall(id, "default", index.Name, "subfile", args, now)
+				tx, err := apiclient.SignCall(id, "default", index.Name, "subfile", args, now)
 				if err != nil {
 					errs[w] = err
 					return

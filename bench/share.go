@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/local"
@@ -304,7 +304,7 @@ func txRate(ctx context.Context, ch *ledger.Channel, o *local.Org, method string
 		if method == "subfile" {
 			args = index.SubfileArgs{HashAddress: SampleCID, Summary: fmt.Sprintf("batch %d", i), Keywords: []string{"bench-tx"}}
 		}
-		tx, err := api.SignCall(o.Admin, "default", index.Name, method, args, now)
+		tx, err := apiclient.SignCall(o.Admin, "default", index.Name, method, args, now)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}

@@ -40,6 +40,7 @@ import (
 var purePackages = []string{
 	"github.com/sealnet/sealnet/contract",
 	"github.com/sealnet/sealnet/contract/audit",
+	"github.com/sealnet/sealnet/contract/builtin",
 	"github.com/sealnet/sealnet/contract/compute",
 	"github.com/sealnet/sealnet/contract/condition",
 	"github.com/sealnet/sealnet/contract/index",

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/sealnet/sealnet/apiclient"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -145,11 +146,11 @@ func TestReceiverRejectsBadDeliveries(t *testing.T) {
 	recv = start(t, maker, rcfg, nil)
 
 	batch := func(first uint64) audit.Batch {
-		var b audit.Batch
-		if err := owner.API.Query(context.Background(), "default", audit.Name, "batch", struct {
+		b, err := apiclient.Query[audit.Batch](context.Background(), owner.API, "default", audit.Name, "batch", struct {
 			Stream   string `cbor:"stream"`
 			FirstSeq uint64 `cbor:"first_seq,omitempty"`
-		}{"line-4", first}, &b); err != nil {
+		}{"line-4", first})
+		if err != nil {
 			t.Fatal(err)
 		}
 		return b
@@ -260,8 +261,7 @@ func TestSpoolLimitsAreRecordedOnChain(t *testing.T) {
 		}
 	}
 	chain := func() audit.Stream {
-		var s audit.Stream
-		err := owner.API.Query(context.Background(), "default", audit.Name, "stream", map[string]string{"stream": "line-4"}, &s)
+		s, err := apiclient.Query[audit.Stream](context.Background(), owner.API, "default", audit.Name, "stream", map[string]string{"stream": "line-4"})
 		if err != nil && !strings.Contains(err.Error(), "no stream") {
 			t.Fatal(err)
 		}
@@ -289,8 +289,8 @@ func TestSpoolLimitsAreRecordedOnChain(t *testing.T) {
 			t.Fatalf("the log lacks %q", want)
 		}
 	}
-	var batches []audit.Batch
-	if err := owner.API.Query(context.Background(), "default", audit.Name, "batches", map[string]string{"stream": "line-4"}, &batches); err != nil {
+	batches, err := apiclient.Query[[]audit.Batch](context.Background(), owner.API, "default", audit.Name, "batches", map[string]string{"stream": "line-4"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var full, expired bool

@@ -19,6 +19,7 @@ import (
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/sealnet/sealnet/contract/condition"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/source"
@@ -63,36 +64,30 @@ func (s *syncBuffer) Bytes() []byte {
 }
 
 type running struct {
-	rt   *dcmb.Runtime
-	stop context.CancelFunc
-	done chan error
+	rt *dcmb.Runtime
+	d  *daemon.DCMB
 }
 
 func start(t *testing.T, o *local.Org, cfg *dcmb.Config, src source.Source) *running {
 	t.Helper()
-	rt, err := dcmb.New(o.Node, cfg)
+	var sources map[string]source.Source
+	if src != nil {
+		sources = map[string]source.Source{cfg.Streams[0].Name: src}
+	}
+	d, err := o.Daemon.StartDCMB(cfg, sources)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if src != nil {
-		if err := rt.SetSource(cfg.Streams[0].Name, src); err != nil {
-			t.Fatal(err)
-		}
-	}
-	o.Server.SetAuditor(rt)
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{rt: rt, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- rt.Run(ctx) }()
-	t.Cleanup(func() { r.stop(); <-r.done })
-	return r
+	t.Cleanup(func() { d.Stop() })
+	return &running{rt: d.Runtime, d: d}
 }
 
 func (r *running) halt(t *testing.T) {
 	t.Helper()
-	r.stop()
+	done := make(chan error, 1)
+	go func() { done <- r.d.Stop() }()
 	select {
-	case err := <-r.done:
-		r.done <- nil
+	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package dcmb_test
 import (
 	"bytes"
 	"context"
+	"github.com/sealnet/sealnet/apiclient"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,8 +107,8 @@ func TestOversizedValueRecordedAsDropped(t *testing.T) {
 	src.c <- source.Message{Key: "spBv1.0/G/NDATA/E", Time: time.Now(), Dropped: "sparkplug payload does not decode: spBv1.0/G/NDATA/E"}
 	waitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
 	waitFor(t, "the unreadable message recorded", time.Minute, func() bool { return send.rt.Stats.Dropped.Load() == 2 })
-	var st audit.Stream
-	if err := owner.API.Query(context.Background(), "default", audit.Name, "stream", map[string]string{"stream": "line-4"}, &st); err != nil {
+	st, err := apiclient.Query[audit.Stream](context.Background(), owner.API, "default", audit.Name, "stream", map[string]string{"stream": "line-4"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Next != 4 || st.Dropped != 2 || send.rt.Stats.Dropped.Load() != 2 {

@@ -439,7 +439,7 @@ func (rv *receiver) deliver(b *Batch, sec evidence.StreamSecret, leaves [][]byte
 			if hit {
 				rv.log.Info("action fired", "action", a.Name, "seq", m.Seq)
 				if rv.hooks != nil {
-					rv.hooks.post(map[string]any{"type": "action", "action": a.Name, "stream": b.Stream, "seq": m.Seq})
+					rv.hooks.post(actionNotice(a.Name, b.Stream, m.Seq))
 				}
 			}
 		}

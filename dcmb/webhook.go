@@ -8,25 +8,57 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/contract"
 )
+
+// Notice is the JSON body of every POST to a DCMB webhook: a contract event
+// addressed to this node's org ([notify] webhook, Type "event") or a
+// receiver's action that fired ([[receive]] webhook, Type "action"). The
+// event fields are those of an item of the API's event stream.
+type Notice struct {
+	Type string `json:"type"` // "event" or "action"
+
+	Channel string          `json:"channel,omitempty"`
+	Height  int64           `json:"height,omitempty"`
+	TxID    string          `json:"tx_id,omitempty"`
+	Time    string          `json:"time,omitempty"` // block time, RFC 3339 with nanoseconds, UTC
+	Event   *contract.Event `json:"event,omitempty"`
+
+	Action string  `json:"action,omitempty"`
+	Stream string  `json:"stream,omitempty"`
+	Seq    *uint64 `json:"seq,omitempty"` // set on actions, message 0 included
+}
+
+// Notice types.
+const (
+	NoticeEvent  = "event"
+	NoticeAction = "action"
+)
+
+func eventNotice(channel string, height int64, t time.Time, txID string, e contract.Event) Notice {
+	return Notice{Type: NoticeEvent, Channel: channel, Height: height, Time: t.UTC().Format(time.RFC3339Nano), TxID: txID, Event: &e}
+}
+
+func actionNotice(action, stream string, seq uint64) Notice {
+	return Notice{Type: NoticeAction, Action: action, Stream: stream, Seq: &seq}
+}
 
 // webhook POSTs JSON notifications in order, from a bounded queue, with a
 // few retries; what it cannot deliver it logs (without the payload).
 type webhook struct {
 	url  string
 	log  *slog.Logger
-	q    chan any
+	q    chan Notice
 	done chan struct{}
 }
 
 func newWebhook(url string, log *slog.Logger) *webhook {
-	w := &webhook{url: url, log: log, q: make(chan any, 1024), done: make(chan struct{})}
+	w := &webhook{url: url, log: log, q: make(chan Notice, 1024), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
-func (w *webhook) post(v any) {
+func (w *webhook) post(v Notice) {
 	select {
 	case w.q <- v:
 	default:
@@ -89,7 +121,7 @@ func (r *Runtime) notify(ctx context.Context) {
 			for _, tx := range b.Txs {
 				for _, e := range tx.Events {
 					if e.To == org {
-						w.post(api.EventMessage{Channel: r.ch.Name, Height: b.Height, Time: b.Time.UTC().Format(time.RFC3339Nano), TxID: tx.ID.String(), Event: e})
+						w.post(eventNotice(r.ch.Name, b.Height, b.Time, tx.ID.String(), e))
 					}
 				}
 			}

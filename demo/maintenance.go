@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sealnet/sealnet/apiclient"
 	"io"
 	"log/slog"
 	"net"
@@ -171,16 +172,16 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 
 	p("\n[3] the DCMBs start: %s receives %s from %s (action on %s, events to a webhook); %s streams it to %s,", maker.Name, stream, owner.Name, paperTurn, owner.Name, maker.Name)
 	p("    sealed mode, one anchored batch per 500 ms, rule 5300 < counter < 5400 gives %q", label)
-	recv, err := startDCMB(ctx, maker, makerCfg)
+	recv, err := maker.Daemon.StartDCMB(makerCfg, nil)
 	if err != nil {
 		return err
 	}
-	defer func() { recv.stop() }()
-	send, err := startDCMB(ctx, owner, ownerCfg)
+	defer func() { recv.Stop() }()
+	send, err := owner.Daemon.StartDCMB(ownerCfg, nil)
 	if err != nil {
 		return err
 	}
-	defer send.stop()
+	defer send.Stop()
 	startShift()
 	ownerCh, err := owner.Node.Channel("default")
 	if err != nil {
@@ -223,28 +224,28 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 	p("    message %d: %s = %s, received at %s", turn.Seq, turn.Key, turn.Value, turn.Time)
 
 	p("\n[6] the manufacturer's node goes offline for %s; the owner's DCMB keeps anchoring and spools on disk", opt.Outage)
-	recv.stop()
+	recv.Stop()
 	if err := maker.Stop(); err != nil {
 		return err
 	}
-	before := send.rt.Stats.Delivered.Load()
+	before := send.Runtime.Stats.Delivered.Load()
 	select {
 	case <-time.After(opt.Outage):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	st := &send.rt.Stats
+	st := &send.Runtime.Stats
 	p("    meanwhile: %d messages read, %d anchored, %d delivered before the outage", st.Collected.Load(), st.Anchored.Load(), before)
 	p("    (the manufacturer's node is one of the four validators too: the rounds it should propose time out, so anchoring lags)")
 	if err := maker.Start(); err != nil {
 		return err
 	}
-	if recv, err = startDCMB(ctx, maker, makerCfg); err != nil {
+	if recv, err = maker.Daemon.StartDCMB(makerCfg, nil); err != nil {
 		return err
 	}
 	p("    the manufacturer's node is back")
-	var chain audit.Stream
-	if err := owner.API.Query(ctx, "default", audit.Name, "stream", map[string]string{"stream": stream}, &chain); err != nil {
+	chain, err := apiclient.Query[audit.Stream](ctx, owner.API, "default", audit.Name, "stream", map[string]string{"stream": stream})
+	if err != nil {
 		return err
 	}
 	var lines []line
@@ -301,8 +302,8 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 	p("    the same bundle claiming 5368: rejected: %v", err)
 
 	p("\n[8] totals: %d messages, %d chain transactions by the owner's DCMB (anchors and the hashed label)", st.Collected.Load(), st.Txs.Load())
-	send.stop()
-	recv.stop()
+	send.Stop()
+	recv.Stop()
 	p("\nall steps passed")
 	return nil
 }
@@ -313,25 +314,6 @@ func verifyRaw(raw []byte, g *types.GenesisDoc) (*bundle.Report, error) {
 		return nil, err
 	}
 	return bundle.Verify(b, g)
-}
-
-// running is a DCMB runtime started on an org's node.
-type running struct {
-	rt   *dcmb.Runtime
-	stop func()
-}
-
-func startDCMB(ctx context.Context, o *local.Org, cfg *dcmb.Config) (*running, error) {
-	rt, err := dcmb.New(o.Node, cfg)
-	if err != nil {
-		return nil, err
-	}
-	o.Server.SetAuditor(rt)
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { rt.Run(ctx); close(done) }()
-	var once sync.Once
-	return &running{rt: rt, stop: func() { once.Do(func() { cancel(); <-done }) }}, nil
 }
 
 // printAnchors prints the first anchors of the stream as the owner's node
@@ -382,22 +364,12 @@ func webhookServer(notified chan<- string) (*hookServer, error) {
 		return nil, err
 	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev struct {
-			Height int64  `json:"height"`
-			TxID   string `json:"tx_id"`
-			Event  struct {
-				Type  string `json:"type"`
-				Attrs []struct {
-					Key   string `json:"key"`
-					Value string `json:"value"`
-				} `json:"attrs"`
-			} `json:"event"`
-		}
+		var ev dcmb.Notice
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&ev); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if ev.Event.Type == "condition_met" {
+		if ev.Type == dcmb.NoticeEvent && ev.Event != nil && ev.Event.Type == "condition_met" {
 			var attrs []string
 			for _, a := range ev.Event.Attrs {
 				attrs = append(attrs, a.Key+"="+a.Value)

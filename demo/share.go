@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sealnet/sealnet/apiclient"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -180,8 +181,8 @@ type txResult struct {
 // request is on chain.
 func answered(ctx context.Context, o *local.Org, txn string) (*index.TransferRecord, error) {
 	for range 200 {
-		var recs []index.TransferRecord
-		if err := o.API.Query(ctx, "default", index.Name, "transfers", index.PurgeArgs{TXNumber: txn}, &recs); err != nil {
+		recs, err := apiclient.Query[[]index.TransferRecord](ctx, o.API, "default", index.Name, "transfers", index.PurgeArgs{TXNumber: txn})
+		if err != nil {
 			return nil, err
 		}
 		if len(recs) > 0 && recs[0].Answer != "" {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
@@ -104,7 +104,7 @@ type cluster struct {
 	dir     string
 	homes   []string
 	procs   []*proc
-	clients []*api.Client // each org's admin at its own node
+	clients []*apiclient.Client // each org's admin at its own node
 	admins  []*identity.Identity
 	ops     []string
 	relays  [][]*relay // relays[i][j] carries i's link to j
@@ -156,7 +156,7 @@ func startCluster(t *testing.T, n int) *cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl, err := api.NewClient(cfgs[i].API.Listen, admin, root)
+		cl, err := apiclient.New(cfgs[i].API.Listen, admin, root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func (c *cluster) ready(i int) error {
 		return err
 	}
 	defer resp.Body.Close()
-	var r api.Readiness
+	var r apiclient.Readiness
 	json.NewDecoder(resp.Body).Decode(&r)
 	if !r.Ready {
 		return fmt.Errorf("not ready: %v", r.Checks)
@@ -329,7 +329,7 @@ func (c *cluster) verify(acked []ack, from int64) int64 {
 	}
 	mismatches := 0
 	for h := max(from, 1); h <= low; h++ {
-		var ref *api.BlockResponse
+		var ref *apiclient.BlockResponse
 		for i, cl := range c.clients {
 			b, err := cl.Block(ctx, "default", h)
 			if err != nil {

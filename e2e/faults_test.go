@@ -172,7 +172,7 @@ func TestDiskFull(t *testing.T) {
 	b, _ := os.ReadFile(c.procs[3].log)
 	var said string
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "shutting down: a channel stopped") && strings.Contains(line, "no space left on device") {
+		if strings.Contains(line, "shutting down: the node cannot go on") && strings.Contains(line, "no space left on device") {
 			said = line
 		}
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/txerr"
@@ -76,7 +76,7 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 	start(t, sealnet, org2)
 	waitFor(t, "both nodes serve", time.Minute, func() error {
 		for _, h := range []string{org1, org2} {
-			var s api.Status
+			var s apiclient.Status
 			if err := run(t, sealnet, &s, "status", "--home", h, "--timeout", "3s"); err != nil {
 				return err
 			}
@@ -131,7 +131,7 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 	})
 
 	appHash := func() string {
-		var s api.Status
+		var s apiclient.Status
 		if err := run(t, sealnet, &s, "status", "--home", org1); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 	// its root did not issue, and a hand-made client gets 403
 	cfg1, _ := node.Home(org1).LoadConfig()
 	code, msg = runErr(t, sealnet, "status", "--home", carol, "--node", "https://"+cfg1.API.Listen)
-	if !strings.Contains(msg, api.ErrNotOurNode.Error()) {
+	if !strings.Contains(msg, apiclient.ErrNotOurNode.Error()) {
 		t.Fatalf("carol's CLI at org1's node: exit %d: %s", code, msg)
 	}
 	carolID, err := identity.LoadIdentity(node.Home(carol).Keys(), "carol")
@@ -162,11 +162,11 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	base := "https://" + cfg1.API.Listen
-	foreign := &api.Client{Base: base, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: api.ClientTLS(carolID, root1)}}}
+	foreign := &apiclient.Client{Base: base, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: apiclient.ClientTLS(carolID, root1)}}}
 	_, err = foreign.Status(ctx)
 	wantRefusal(t, "carol at org1's node", err, 403, txerr.RoleDenied)
 	// no certificate at all
-	anon := &api.Client{Base: base, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
+	anon := &apiclient.Client{Base: base, HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}
 	_, err = anon.Status(ctx)
 	wantRefusal(t, "no certificate", err, 401, txerr.UnknownCert)
 	_, err = anon.SubmitRaw(ctx, "default", []byte("x"))
@@ -207,7 +207,7 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 
 func wantRefusal(t *testing.T, what string, err error, status int, code txerr.Code) {
 	t.Helper()
-	var ae *api.APIError
+	var ae *apiclient.APIError
 	if !errors.As(err, &ae) || ae.Status != status || txerr.CodeOf(err) != code {
 		t.Fatalf("%s: got %v, want HTTP %d %s", what, err, status, code)
 	}

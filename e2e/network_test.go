@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 )
 
 // built is the sealnet binary of this test run, built once.
@@ -226,8 +226,8 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 		homes[i] = filepath.Join(dir, fmt.Sprintf("org%d", i+1))
 		procs[i] = start(t, sealnet, homes[i])
 	}
-	status := func(i int) (*api.Status, error) {
-		var s api.Status
+	status := func(i int) (*apiclient.Status, error) {
+		var s apiclient.Status
 		return &s, run(t, sealnet, &s, "status", "--home", homes[i], "--timeout", "3s")
 	}
 	for i := range homes {
@@ -325,9 +325,9 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 		})
 	}
 	// same block and app hash at the common height on every node
-	var ref api.BlockResponse
+	var ref apiclient.BlockResponse
 	for i := range homes {
-		var b api.BlockResponse
+		var b apiclient.BlockResponse
 		if err := run(t, sealnet, &b, "block", "show", fmt.Sprint(target), "--home", homes[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -340,7 +340,7 @@ func TestFourOrgNetworkSurvivesValidatorKill(t *testing.T) {
 	// no acknowledged transaction was lost, on any node
 	for i := range homes {
 		for _, a := range acked {
-			var r api.TxResponse
+			var r apiclient.TxResponse
 			if err := run(t, sealnet, &r, "tx", "show", a.TxID, "--home", homes[i]); err != nil {
 				t.Fatalf("org%d: %v", i+1, err)
 			}

@@ -36,10 +36,6 @@ import (
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract"
-	"github.com/sealnet/sealnet/contract/audit"
-	"github.com/sealnet/sealnet/contract/compute"
-	"github.com/sealnet/sealnet/contract/condition"
-	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
@@ -119,16 +115,27 @@ type App struct {
 	failure  error
 }
 
-// NewApp opens an application over db.
-func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
+// NewApp opens an application over db running contracts. The list is the
+// composition root's: it must hold the registry, which the application
+// itself consults to authenticate every transaction and peer.
+func NewApp(db dbm.DB, contracts []contract.Contract, log *slog.Logger) (*App, error) {
 	a := &App{
-		db: db, log: log, reg: registry.New(), now: time.Now,
+		db: db, log: log, now: time.Now,
 		verified: newSigCache(), failed: make(chan struct{}),
 	}
 	a.contracts = map[string]contract.Contract{}
 	a.methods = map[string]map[string]contract.Method{}
-	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New(), compute.New()} {
+	for _, c := range contracts {
+		if _, dup := a.contracts[c.Name()]; dup {
+			return nil, fmt.Errorf("contract %s listed twice", c.Name())
+		}
+		if reg, ok := c.(*registry.Contract); ok {
+			a.reg = reg
+		}
 		a.register(c)
+	}
+	if a.reg == nil {
+		return nil, fmt.Errorf("the contract list has no %s contract: transactions could not be authenticated", registry.Name)
 	}
 	if err := a.load(); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/index"
@@ -87,8 +88,13 @@ func newChainFrom(t testing.TB, ca *identity.CA, admin *identity.Identity) *chai
 	return c
 }
 
+// testContracts are the contracts the composition root hands every channel.
+func testContracts() []contract.Contract {
+	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New()}
+}
+
 func (c *chainT) open() {
-	app, err := NewApp(c.db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	app, err := NewApp(c.db, testContracts(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -418,8 +424,19 @@ func TestCorruptDatabaseRefused(t *testing.T) {
 	c := newChain(t)
 	c.block()
 	c.db.Set(kHeight, []byte{1, 2, 3})
-	if _, err := NewApp(c.db, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+	if _, err := NewApp(c.db, testContracts(), slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 		t.Fatal("opened a database with a corrupt height record")
+	}
+}
+
+func TestContractListNeedsRegistry(t *testing.T) {
+	db := dbm.NewMemDB()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := NewApp(db, []contract.Contract{index.New()}, log); err == nil || !strings.Contains(err.Error(), registry.Name) {
+		t.Fatalf("an application without the registry opened: %v", err)
+	}
+	if _, err := NewApp(db, append(testContracts(), index.New()), log); err == nil {
+		t.Fatal("an application with a contract listed twice opened")
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	dbm "github.com/cometbft/cometbft-db"
 	"github.com/cometbft/cometbft/types"
 
+	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/txerr"
 )
@@ -26,13 +27,14 @@ type Channel struct {
 	subs map[chan *Block]struct{}
 }
 
-// OpenChannel opens the channel's database and starts its node.
-func OpenChannel(name string, c ChainConfig, log *slog.Logger) (*Channel, error) {
+// OpenChannel opens the channel's database and starts its node, running
+// contracts (see NewApp).
+func OpenChannel(name string, c ChainConfig, contracts []contract.Contract, log *slog.Logger) (*Channel, error) {
 	db, err := OpenAppDB(c.Home)
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: %w", name, err)
 	}
-	app, err := NewApp(db, log.With("channel", name))
+	app, err := NewApp(db, contracts, log.With("channel", name))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("channel %s: %w", name, err)

@@ -1,7 +1,7 @@
 // Package local runs a whole consortium in one process: one node per org,
-// each with its API on a loopback TLS server, joined in one channel over
-// real CometBFT consensus and libp2p. The demos and the share benchmark run
-// on it.
+// each assembled by package daemon as `sealnet up` would and serving its
+// API on loopback, joined in one channel over real CometBFT consensus and
+// libp2p. The demos and the benchmarks run on it.
 package local
 
 import (
@@ -11,10 +11,11 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
+	"github.com/sealnet/sealnet/daemon"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 )
@@ -23,14 +24,14 @@ import (
 type Org struct {
 	Name   string
 	Home   node.Home
-	Node   *node.Node
-	API    *api.Client
+	Daemon *daemon.Daemon // the running node; nil while stopped
+	Node   *node.Node     // Daemon.Node
+	Server *api.Server    // Daemon.Server
+	API    *apiclient.Client
 	Admin  *identity.Identity
-	Server *api.Server
 
 	apiAddr string
 	log     *slog.Logger
-	srv     *http.Server
 }
 
 // Consortium is the running network.
@@ -54,7 +55,7 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 	}
 	hb := 100 + rand.IntN(100)
 	host := fmt.Sprintf("127.0.0.%d", hb+1)
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		p, err := freePort(host)
 		if err != nil {
@@ -63,7 +64,7 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 		ports[i] = p
 	}
 	homes, err := node.Testnet(node.TestnetOptions{Orgs: n, Out: dir, Channel: "default", HostBase: hb,
-		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], TimeoutCommitMS: 10})
+		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], OpsPort: ports[3], TimeoutCommitMS: 10})
 	if err != nil {
 		return nil, err
 	}
@@ -79,27 +80,18 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 	return c, c.waitConnected(30 * time.Second)
 }
 
-// Start opens the org's node and serves its API over TLS; API is a client
-// authenticated as the org's admin.
+// Start runs the org's node; API is a client authenticated as the org's
+// admin.
 func (o *Org) Start() error {
 	admin, err := identity.LoadIdentity(o.Home.Keys(), "admin")
 	if err != nil {
 		return err
 	}
-	n, err := node.Open(o.Home, o.log)
+	d, err := daemon.Start(o.Home, daemon.Options{Log: o.log})
 	if err != nil {
 		return err
 	}
-	ln, err := api.Listen(o.apiAddr, n.Identity)
-	if err != nil {
-		n.Close()
-		return err
-	}
-	o.Node, o.Admin = n, admin
-	o.Server = api.NewServer(n)
-	o.srv = &http.Server{Handler: o.Server, ReadHeaderTimeout: 10 * time.Second}
-	go o.srv.Serve(ln)
-	o.apiAddr = ln.Addr().String()
+	o.Daemon, o.Node, o.Server, o.Admin, o.apiAddr = d, d.Node, d.Server, admin, d.APIAddr()
 	if o.API, err = o.Client(admin); err != nil {
 		o.Stop()
 		return err
@@ -109,25 +101,21 @@ func (o *Org) Start() error {
 
 // Client returns an API client of the org's node that authenticates as id,
 // a member of the org.
-func (o *Org) Client(id *identity.Identity) (*api.Client, error) {
+func (o *Org) Client(id *identity.Identity) (*apiclient.Client, error) {
 	root, err := identity.LoadRoot(o.Home.Root())
 	if err != nil {
 		return nil, err
 	}
-	return api.NewClient(o.apiAddr, id, root)
+	return apiclient.New(o.apiAddr, id, root)
 }
 
 // Stop takes the org's node offline (its home stays; Start brings it back).
 func (o *Org) Stop() error {
-	if o.srv != nil {
-		o.srv.Close()
-		o.srv = nil
-	}
-	if o.Node == nil {
+	if o.Daemon == nil {
 		return nil
 	}
-	err := o.Node.Close()
-	o.Node = nil
+	err := o.Daemon.Close()
+	o.Daemon, o.Node, o.Server = nil, nil, nil
 	return err
 }
 
@@ -139,7 +127,7 @@ func (c *Consortium) waitConnected(d time.Duration) error {
 			if a == b {
 				continue
 			}
-			for a.Node.Share().Host.Network().Connectedness(b.Node.Share().Host.ID()) != 1 {
+			for a.Daemon.P2P.Host.Network().Connectedness(b.Daemon.P2P.Host.ID()) != 1 {
 				if time.Now().After(deadline) {
 					return fmt.Errorf("%s and %s did not connect over libp2p", a.Name, b.Name)
 				}

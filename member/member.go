@@ -14,7 +14,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
@@ -62,7 +62,7 @@ func (c *counter) Read(p []byte) (int, error) {
 // Put signs and encrypts r as id (Algorithm 1) while streaming it to the
 // node's store, hands the fresh data key to the node as custodian, and
 // records the entry with Subfile.
-func Put(ctx context.Context, c *api.Client, id *identity.Identity, channel string, r io.Reader, meta Meta, tell Progress) (*PutResult, error) {
+func Put(ctx context.Context, c *apiclient.Client, id *identity.Identity, channel string, r io.Reader, meta Meta, tell Progress) (*PutResult, error) {
 	st, err := c.Status(ctx)
 	if err != nil {
 		return nil, err
@@ -139,18 +139,18 @@ func (e *DeniedError) Error() string {
 func (e *DeniedError) Unwrap() error { return txerr.Sentinel(txerr.Rejected) }
 
 // Entry reads an index entry.
-func Entry(ctx context.Context, c *api.Client, channel, txNumber string) (*index.Entry, error) {
-	var e index.Entry
-	if err := c.Query(ctx, channel, index.Name, "entry", index.PurgeArgs{TXNumber: txNumber}, &e); err != nil {
+func Entry(ctx context.Context, c *apiclient.Client, channel, txNumber string) (*index.Entry, error) {
+	e, err := apiclient.Query[index.Entry](ctx, c, channel, index.Name, "entry", index.PurgeArgs{TXNumber: txNumber})
+	if err != nil {
 		return nil, err
 	}
 	return &e, nil
 }
 
 // certificate fetches and parses an enrolled certificate.
-func certificate(ctx context.Context, c *api.Client, channel, fp string) (*identity.Member, error) {
-	var rec registry.Cert
-	if err := c.Query(ctx, channel, registry.Name, "cert", registry.GetArgs{Fingerprint: fp}, &rec); err != nil {
+func certificate(ctx context.Context, c *apiclient.Client, channel, fp string) (*identity.Member, error) {
+	rec, err := apiclient.Query[registry.Cert](ctx, c, channel, registry.Name, "cert", registry.GetArgs{Fingerprint: fp})
+	if err != nil {
 		return nil, err
 	}
 	return identity.ParseMember(rec.DER)
@@ -161,7 +161,7 @@ func certificate(ctx context.Context, c *api.Client, channel, fp string) (*ident
 // the ciphertext from the node, decryption and the owner's M1 signature
 // check. out receives the plaintext; on any error what it received must be
 // discarded.
-func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txNumber string, out io.Writer, tell Progress) (*GetResult, error) {
+func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channel, txNumber string, out io.Writer, tell Progress) (*GetResult, error) {
 	e, err := Entry(ctx, c, channel, txNumber)
 	if err != nil {
 		return nil, err
@@ -255,7 +255,7 @@ func Get(ctx context.Context, c *api.Client, id *identity.Identity, channel, txN
 
 // Purge destroys the object's data key and the custodian's blocks, then
 // marks the entry purged on chain (its hashes stay as evidence).
-func Purge(ctx context.Context, c *api.Client, id *identity.Identity, channel, txNumber string) (*api.TxResponse, error) {
+func Purge(ctx context.Context, c *apiclient.Client, id *identity.Identity, channel, txNumber string) (*apiclient.TxResponse, error) {
 	e, err := Entry(ctx, c, channel, txNumber)
 	if err != nil {
 		return nil, err

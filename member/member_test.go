@@ -14,12 +14,12 @@ import (
 
 	"github.com/ipfs/go-cid"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/local"
-	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/share"
 )
 
@@ -88,11 +88,11 @@ func waitHeight(t *testing.T, o *org, h int64) {
 	}
 }
 
-func waitTransfers(t *testing.T, ctx context.Context, c *api.Client, txn string, n int) {
+func waitTransfers(t *testing.T, ctx context.Context, c *apiclient.Client, txn string, n int) {
 	t.Helper()
 	for i := 0; i < 100; i++ {
-		var recs []index.TransferRecord
-		if err := c.Query(ctx, "default", index.Name, "transfers", index.PurgeArgs{TXNumber: txn}, &recs); err == nil &&
+		recs, err := apiclient.Query[[]index.TransferRecord](ctx, c, "default", index.Name, "transfers", index.PurgeArgs{TXNumber: txn})
+		if err == nil &&
 			len(recs) == n && recs[n-1].Answer != "" && recs[n-1].Granted {
 			return
 		}
@@ -181,7 +181,7 @@ func TestChannelIsolation(t *testing.T) {
 	c, _ := cid.Decode(put.CID)
 	fctx, fcancel := context.WithTimeout(ctx, 3*time.Second)
 	defer fcancel()
-	if err := a.Node.Share().Ex.Fetch(fctx, c); err == nil {
+	if err := a.Daemon.Store.Fetch(fctx, "default", c); err == nil {
 		t.Fatal("a node outside the channel fetched its blocks")
 	}
 	// and a key request for it is refused by the custodian
@@ -191,7 +191,7 @@ func TestChannelIsolation(t *testing.T) {
 	txb, _ := hex.DecodeString(put.TXNumber)
 	copy(tx[:], txb)
 	sealed, _, _ := share.NewRequest(a.Admin, custodian, "quality", e.HashAddress, tx, time.Now())
-	st, err := a.Node.Share().Host.NewStream(ctx, b.Node.Share().Host.ID(), share.Protocol)
+	st, err := a.Daemon.P2P.Host.NewStream(ctx, b.Daemon.P2P.Host.ID(), share.Protocol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestChannelIsolation(t *testing.T) {
 func TestApprovalQueue(t *testing.T) {
 	orgs := twoOrgs(t)
 	b, a := orgs[0], orgs[1]
-	if err := b.Node.SetSharePolicy(node.ShareConfig{Policy: node.PolicyApproval}); err != nil {
+	if err := b.Node.SetSharePolicy(custodian.Policy{Kind: custodian.PolicyApproval}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -223,12 +223,11 @@ func TestApprovalQueue(t *testing.T) {
 	if _, err := Get(ctx, a.API, a.Admin, "default", put.TXNumber, io.Discard, nil); !errors.As(err, &denied) || denied.Code != share.DenyPending {
 		t.Fatalf("first request: %v", err)
 	}
-	var pending []node.Pending
-	if err := b.API.PendingRequests(ctx, &pending); err != nil || len(pending) != 1 || pending[0].Requester != "admin@org2" {
+	pending, err := b.API.PendingRequests(ctx)
+	if err != nil || len(pending) != 1 || pending[0].Requester != "admin@org2" {
 		t.Fatalf("queue %+v %v", pending, err)
 	}
-	var p node.Pending
-	if err := b.API.Decide(ctx, pending[0].ID, true, &p); err != nil {
+	if _, err := b.API.Decide(ctx, pending[0].ID, true); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -3,7 +3,7 @@ package member
 import (
 	"encoding/json"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 )
 
-func decodeResult(r *api.TxResponse, v any) error { return json.Unmarshal(r.Result, v) }
+func decodeResult(r *apiclient.TxResponse, v any) error { return json.Unmarshal(r.Result, v) }

@@ -88,14 +88,17 @@ func (n *Node) addChannel(ch ChannelConfig) error {
 	if err := n.start(ch); err != nil {
 		return err
 	}
-	if s := n.share; s != nil {
-		if c, err := n.Channel(ch.Name); err == nil {
-			s.watch(c)
-		}
-		s.refreshMembers()
+	c, err := n.Channel(ch.Name)
+	if err != nil {
+		return err
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	n.cfg = &cfg
-	return n.Home.SaveConfig(&cfg)
+	started := n.started
+	err = n.Home.SaveConfig(&cfg)
+	n.mu.Unlock()
+	for _, fn := range started {
+		fn(c)
+	}
+	return err
 }

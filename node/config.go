@@ -1,6 +1,7 @@
-// Package node is the composition root of a sealnet node: the home
+// Package node is a sealnet node's home and its channels: the home
 // directory's layout and configuration, creating a consortium (init and
-// testnet), and running the channels and the API.
+// testnet), and the running node's hosted channels (open, create, join).
+// Package daemon assembles a whole node around it.
 package node
 
 import (
@@ -15,7 +16,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sealnet/sealnet/durable"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/ledger"
+	"github.com/sealnet/sealnet/p2p"
 )
 
 // ConfigFile is the node configuration's name inside the home.
@@ -23,14 +26,14 @@ const ConfigFile = "config.toml"
 
 // Config is a node's configuration (config.toml in the home).
 type Config struct {
-	Org          string          `toml:"org"`           // this node's organization
-	Identity     string          `toml:"identity"`      // keystore name the CLI signs with by default
-	NodeIdentity string          `toml:"node_identity"` // keystore name of the node's own certificate
-	API          APIConfig       `toml:"api"`
-	P2P          P2PConfig       `toml:"p2p"`
-	Share        ShareConfig     `toml:"share"`
-	Log          LogConfig       `toml:"log"`
-	Channels     []ChannelConfig `toml:"channels"`
+	Org          string           `toml:"org"`           // this node's organization
+	Identity     string           `toml:"identity"`      // keystore name the CLI signs with by default
+	NodeIdentity string           `toml:"node_identity"` // keystore name of the node's own certificate
+	API          APIConfig        `toml:"api"`
+	P2P          p2p.Config       `toml:"p2p"`
+	Share        custodian.Policy `toml:"share"`
+	Log          LogConfig        `toml:"log"`
+	Channels     []ChannelConfig  `toml:"channels"`
 }
 
 // APIConfig is the API section.
@@ -43,26 +46,6 @@ type APIConfig struct {
 	// keep it on loopback (or a monitoring network). Empty: off.
 	OpsListen string `toml:"ops_listen"`
 }
-
-// P2PConfig is the libp2p host (storage exchange and key transfer).
-type P2PConfig struct {
-	Listen     []string `toml:"listen"`      // multiaddrs, e.g. /ip4/127.0.0.1/tcp/4001
-	Peers      []string `toml:"peers"`       // other nodes to stay connected to: /ip4/.../tcp/.../p2p/ID
-	AllowPeers []string `toml:"allow_peers"` // peer IDs admitted without membership (a Kubo node for interop)
-}
-
-// ShareConfig is the owner's key-release policy.
-type ShareConfig struct {
-	Policy string   `toml:"policy"` // channel (any member of the entry's channel), allowlist, or approval
-	Allow  []string `toml:"allow"`  // with allowlist: member IDs as id@org, or certificate fingerprints
-}
-
-// Policies.
-const (
-	PolicyChannel   = "channel"
-	PolicyAllowlist = "allowlist"
-	PolicyApproval  = "approval"
-)
 
 // LogConfig is the logging section.
 type LogConfig struct {
@@ -89,8 +72,8 @@ func DefaultConfig(org string) Config {
 	return Config{
 		Org: org, Identity: "admin", NodeIdentity: "node",
 		API:      APIConfig{Listen: "127.0.0.1:7700", OpsListen: "127.0.0.1:7701"},
-		P2P:      P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/4001"}},
-		Share:    ShareConfig{Policy: PolicyChannel},
+		P2P:      p2p.Config{Listen: []string{"/ip4/127.0.0.1/tcp/4001"}},
+		Share:    custodian.Policy{Kind: custodian.PolicyChannel},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Channels: []ChannelConfig{DefaultChannelConfig("default", "tcp://127.0.0.1:26656")},
 	}
@@ -116,10 +99,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("api.ops_listen %q: %w", c.API.OpsListen, err)
 		}
 	}
-	switch c.Share.Policy {
-	case PolicyChannel, PolicyAllowlist, PolicyApproval:
-	default:
-		return fmt.Errorf("share.policy %q: want channel, allowlist or approval", c.Share.Policy)
+	if err := c.Share.Validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, ch := range c.Channels {

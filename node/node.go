@@ -8,30 +8,62 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/sealnet/sealnet/contract"
+	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/ledger"
+	"github.com/sealnet/sealnet/p2p"
 )
 
-// Node is a running sealnet node: its channels and identity.
+// Node is a running node's hosted channels, with its identity and
+// configuration.
 type Node struct {
 	Home     Home
 	Log      *slog.Logger
 	Identity *identity.Identity // the node's own certificate and key
 
+	contracts func() []contract.Contract // the root's list, fresh for each channel
+
 	mu       sync.RWMutex
 	cfg      *Config
 	channels map[string]*ledger.Channel
-	share    *Share
+	started  []func(*ledger.Channel) // OnChannel's callbacks
+	p2p      *p2p.Node
 }
 
-// Share returns the storage and key-transfer service (nil when the node
-// has no p2p.listen address).
-func (n *Node) Share() *Share { return n.share }
+// OnChannel calls fn with every hosted channel, now and whenever the node
+// starts hosting another one (channel create and join).
+func (n *Node) OnChannel(fn func(*ledger.Channel)) {
+	n.mu.Lock()
+	n.started = append(n.started, fn)
+	n.mu.Unlock()
+	for _, c := range n.Channels() {
+		fn(c)
+	}
+}
 
-// Open loads the home and starts every configured channel. A home that is
-// damaged (unreadable config, missing keys or genesis, corrupt database)
-// refuses to start with a message naming what is wrong.
-func Open(h Home, log *slog.Logger) (*Node, error) {
+// SetP2P records the libp2p host and gate the daemon started for the node.
+func (n *Node) SetP2P(p *p2p.Node) {
+	n.mu.Lock()
+	n.p2p = p
+	n.mu.Unlock()
+}
+
+// Share returns the node's libp2p host and gate (nil when the node has no
+// p2p.listen address). The DCMB runtime reaches them here until it is
+// handed them directly.
+func (n *Node) Share() *p2p.Node {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.p2p
+}
+
+// Open loads the home and starts every configured channel, each with the
+// contract list that contracts returns (the composition root's). A home
+// that is damaged (unreadable config,
+// missing keys or genesis, corrupt database) refuses to start with a
+// message naming what is wrong.
+func Open(h Home, contracts func() []contract.Contract, log *slog.Logger) (*Node, error) {
 	if !h.Exists() {
 		return nil, fmt.Errorf("%s is not a sealnet home (no %s): run 'sealnet init' first", h, ConfigFile)
 	}
@@ -43,15 +75,9 @@ func Open(h Home, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node identity %q: %w", cfg.NodeIdentity, err)
 	}
-	n := &Node{Home: h, Log: log, Identity: id, cfg: cfg, channels: map[string]*ledger.Channel{}}
+	n := &Node{Home: h, Log: log, Identity: id, contracts: contracts, cfg: cfg, channels: map[string]*ledger.Channel{}}
 	for _, ch := range cfg.Channels {
 		if err := n.start(ch); err != nil {
-			n.Close()
-			return nil, err
-		}
-	}
-	if len(cfg.P2P.Listen) > 0 {
-		if err := n.startShare(); err != nil {
 			n.Close()
 			return nil, err
 		}
@@ -63,7 +89,7 @@ func (n *Node) start(ch ChannelConfig) error {
 	if _, err := os.Stat(n.Home.Channel(ch.Name)); err != nil {
 		return fmt.Errorf("channel %s: home missing: %w", ch.Name, err)
 	}
-	c, err := ledger.OpenChannel(ch.Name, n.Home.Chain(ch, n.cfg.Org+"-"+ch.Name), n.Log)
+	c, err := ledger.OpenChannel(ch.Name, n.Home.Chain(ch, n.cfg.Org+"-"+ch.Name), n.contracts(), n.Log)
 	if err != nil {
 		return err
 	}
@@ -82,7 +108,7 @@ func (n *Node) Config() Config {
 }
 
 // SetSharePolicy changes the key-release policy and saves it.
-func (n *Node) SetSharePolicy(p ShareConfig) error {
+func (n *Node) SetSharePolicy(p custodian.Policy) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	cfg := *n.cfg
@@ -129,10 +155,6 @@ func (n *Node) Channels() []*ledger.Channel {
 
 // Close stops every channel.
 func (n *Node) Close() error {
-	if n.share != nil {
-		n.share.close()
-		n.share = nil
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var errs []error

@@ -13,12 +13,17 @@ import (
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 
+	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// registryOnly is the contract list of these tests: the registry, which
+// every channel needs.
+func registryOnly() []contract.Contract { return []contract.Contract{registry.New()} }
 
 func freeP2P(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -49,7 +54,7 @@ func TestInitOpenAndCreateChannel(t *testing.T) {
 	if _, err := Init(h, "org1"); err == nil || !strings.Contains(err.Error(), "already initialized") {
 		t.Fatalf("second init: %v", err)
 	}
-	n, err := Open(h, quiet())
+	n, err := Open(h, registryOnly, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +103,7 @@ func TestCorruptHomeRefusesToStart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := initHome(t)
 			tc.damage(h)
-			n, err := Open(h, quiet())
+			n, err := Open(h, registryOnly, quiet())
 			if err == nil {
 				n.Close()
 				t.Fatal("a damaged home started")
@@ -140,7 +145,7 @@ func TestJoinNeedsAllowedPeer(t *testing.T) {
 		t.Skip("runs two consortium nodes")
 	}
 	ha := initHome(t)
-	a, err := Open(ha, quiet())
+	a, err := Open(ha, registryOnly, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +169,7 @@ func TestJoinNeedsAllowedPeer(t *testing.T) {
 	cfgB.Channels[0].P2PListen = freeP2P(t)
 	cfgB.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	hb.SaveConfig(cfgB)
-	b, err := Open(hb, quiet())
+	b, err := Open(hb, registryOnly, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}

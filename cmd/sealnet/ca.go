@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/identity"
@@ -243,8 +243,9 @@ func caListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			var certs []registry.Cert
-			err := g.withClient(func(ctx context.Context, c *api.Client) error {
-				return c.Query(ctx, g.channel, registry.Name, "certs", struct{}{}, &certs)
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
+				certs, err = apiclient.Query[[]registry.Cert](ctx, c, g.channel, registry.Name, "certs", struct{}{})
+				return err
 			})
 			if err != nil {
 				return err

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/durable"
 )
@@ -20,7 +20,7 @@ func channelCmd(g *globals) *cobra.Command {
 		Short: "Create a channel with this node as validator and this org as member",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return channelReq(g, api.ChannelRequest{Name: args[0], P2PListen: p2p}, out)
+			return channelReq(g, apiclient.ChannelRequest{Name: args[0], P2PListen: p2p}, out)
 		},
 	}
 	create.Flags().StringVar(&p2p, "p2p", "", "P2P listen address of the new channel (its own port)")
@@ -37,7 +37,7 @@ func channelCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return channelReq(g, api.ChannelRequest{Genesis: gb, P2PListen: jp2p, Peers: peers}, "")
+			return channelReq(g, apiclient.ChannelRequest{Genesis: gb, P2PListen: jp2p, Peers: peers}, "")
 		},
 	}
 	join.Flags().StringVar(&genesis, "genesis", "", "genesis file of the channel")
@@ -51,8 +51,8 @@ func channelCmd(g *globals) *cobra.Command {
 		Short: "List the channels this node hosts",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			var s *api.Status
-			err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+			var s *apiclient.Status
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
 				s, err = c.Status(ctx)
 				return err
 			})
@@ -88,9 +88,9 @@ func channelCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func channelReq(g *globals, req api.ChannelRequest, genesisOut string) error {
-	var r *api.ChannelResponse
-	err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+func channelReq(g *globals, req apiclient.ChannelRequest, genesisOut string) error {
+	var r *apiclient.ChannelResponse
+	err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
 		r, err = c.Channel(ctx, req)
 		return err
 	})

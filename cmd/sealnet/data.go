@@ -11,11 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/member"
-	"github.com/sealnet/sealnet/node"
 )
 
 func dataCmd(g *globals) *cobra.Command {
@@ -83,12 +82,12 @@ func dataFindCmd(g *globals) *cobra.Command {
 }
 
 // resolveEntry accepts a tx number or a CID and returns the tx number.
-func resolveEntry(ctx context.Context, cl *api.Client, channel, arg string) (string, error) {
+func resolveEntry(ctx context.Context, cl *apiclient.Client, channel, arg string) (string, error) {
 	if b, err := hex.DecodeString(arg); err == nil && len(b) == 32 {
 		return arg, nil
 	}
-	var res index.FindResult
-	if err := cl.Query(ctx, channel, index.Name, "by_cid", map[string]string{"cid": arg}, &res); err != nil {
+	res, err := apiclient.Query[index.FindResult](ctx, cl, channel, index.Name, "by_cid", map[string]string{"cid": arg})
+	if err != nil {
 		return "", err
 	}
 	if len(res.Entries) == 0 {
@@ -186,8 +185,12 @@ func dataRequestsCmd(g *globals) *cobra.Command {
 		Short: "Key requests waiting for your approval (share.policy = approval)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			var ps []node.Pending
-			if err := g.withClient(func(ctx context.Context, c *api.Client) error { return c.PendingRequests(ctx, &ps) }); err != nil {
+			var ps []apiclient.PendingRequest
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
+				ps, err = c.PendingRequests(ctx)
+				return err
+			})
+			if err != nil {
 				return err
 			}
 			if g.json {
@@ -210,8 +213,12 @@ func dataDecideCmd(g *globals, verb string, approve bool) *cobra.Command {
 		Short: verb + " a pending key request; the requester's next 'data get' gets the verdict",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			var p node.Pending
-			if err := g.withClient(func(ctx context.Context, c *api.Client) error { return c.Decide(ctx, args[0], approve, &p) }); err != nil {
+			var p *apiclient.PendingRequest
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
+				p, err = c.Decide(ctx, args[0], approve)
+				return err
+			})
+			if err != nil {
 				return err
 			}
 			if g.json {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,14 +12,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/durable"
-	"github.com/sealnet/sealnet/node"
 )
 
 func dcmbCmd(g *globals) *cobra.Command {
@@ -35,17 +33,7 @@ func dcmbCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runNode(g, org, func(ctx context.Context, n *node.Node, srv *api.Server, log *slog.Logger) (func() error, error) {
-				rt, err := dcmb.New(n, cfg)
-				if err != nil {
-					return nil, err
-				}
-				srv.SetAuditor(rt)
-				done := make(chan error, 1)
-				go func() { done <- rt.Run(ctx) }()
-				log.Info("dcmb running", "streams", len(cfg.Streams), "receives", len(cfg.Receive), "channel", cfg.Channel)
-				return func() error { return <-done }, nil
-			})
+			return runNode(g, org, cfg)
 		},
 	}
 	run.Flags().StringVar(&cfgPath, "config", "dcmb.toml", "DCMB configuration file")
@@ -180,7 +168,7 @@ func auditCmd(g *globals) *cobra.Command {
 			if stream == "" || out == "" {
 				return errors.New("--stream and -o are required")
 			}
-			return g.withClient(func(ctx context.Context, c *api.Client) error {
+			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
 				raw, err := c.AuditBundle(ctx, g.channel, stream, seq)
 				if err != nil {
 					return err
@@ -244,14 +232,14 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "A stream's record on chain: sender, receiver, next sequence, batches, dropped and undelivered messages",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.withClient(func(ctx context.Context, c *api.Client) error {
-				var st audit.Stream
-				if err := c.Query(ctx, g.channel, audit.Name, "stream", map[string]string{"stream": args[0]}, &st); err != nil {
+			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
+				st, err := apiclient.Query[audit.Stream](ctx, c, g.channel, audit.Name, "stream", map[string]string{"stream": args[0]})
+				if err != nil {
 					return err
 				}
 				var list []audit.Batch
 				if batches {
-					if err := c.Query(ctx, g.channel, audit.Name, "batches", map[string]string{"stream": args[0]}, &list); err != nil {
+					if list, err = apiclient.Query[[]audit.Batch](ctx, c, g.channel, audit.Name, "batches", map[string]string{"stream": args[0]}); err != nil {
 						return err
 					}
 				}

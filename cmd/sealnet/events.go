@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 )
 
 func eventsCmd(g *globals) *cobra.Command {
@@ -37,7 +37,7 @@ func eventsCmd(g *globals) *cobra.Command {
 			if !follow && start < 0 {
 				start = 1
 			}
-			err = cl.Events(ctx, g.channel, start, func(m api.EventMessage) bool {
+			err = cl.Events(ctx, g.channel, start, func(m apiclient.EventMessage) bool {
 				if to != "" && m.Event.To != "" && m.Event.To != to {
 					return true
 				}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 )
 
@@ -71,8 +71,9 @@ func indexCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			var res index.FindResult
-			err := g.withClient(func(ctx context.Context, c *api.Client) error {
-				return c.Query(ctx, g.channel, index.Name, "lookup", index.FindArgs{Keyword: args[0], Limit: limit}, &res)
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
+				res, err = apiclient.Query[index.FindResult](ctx, c, g.channel, index.Name, "lookup", index.FindArgs{Keyword: args[0], Limit: limit})
+				return err
 			})
 			if err != nil {
 				return err

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/txerr"
@@ -71,7 +71,7 @@ func (g *globals) Home() node.Home { return node.Home(g.home) }
 // client returns an API client for the home's node, authenticated as the
 // signing identity: the node is --node, else client.toml's node (a member's
 // own machine), else api.listen of the home's node.
-func (g *globals) client() (*api.Client, error) {
+func (g *globals) client() (*apiclient.Client, error) {
 	id, err := g.signer()
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (g *globals) client() (*api.Client, error) {
 		}
 		addr = cfg.API.Listen
 	}
-	return api.NewClient(addr, id, root)
+	return apiclient.New(addr, id, root)
 }
 
 // signer loads the identity the CLI authenticates and signs with:
@@ -129,7 +129,7 @@ func (g *globals) signer() (*identity.Identity, error) {
 }
 
 // signerAndClient is what a command that signs and talks to the node needs.
-func (g *globals) signerAndClient() (*identity.Identity, *api.Client, error) {
+func (g *globals) signerAndClient() (*identity.Identity, *apiclient.Client, error) {
 	id, err := g.signer()
 	if err != nil {
 		return nil, nil, err
@@ -144,7 +144,7 @@ func (g *globals) ctx() (context.Context, context.CancelFunc) {
 
 // withClient calls fn with the node's API client and a context bounded by
 // --timeout.
-func (g *globals) withClient(fn func(ctx context.Context, c *api.Client) error) error {
+func (g *globals) withClient(fn func(ctx context.Context, c *apiclient.Client) error) error {
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -166,13 +166,13 @@ func printJSON(v any) error {
 
 // call signs and submits a contract call and reports the outcome; a
 // transaction the block rejected is an error carrying its code.
-func (g *globals) call(contractName, method string, args any) (*api.TxResponse, error) {
+func (g *globals) call(contractName, method string, args any) (*apiclient.TxResponse, error) {
 	id, err := g.signer()
 	if err != nil {
 		return nil, err
 	}
-	var r *api.TxResponse
-	err = g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+	var r *apiclient.TxResponse
+	err = g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
 		r, err = c.Call(ctx, id, g.channel, contractName, method, args)
 		return err
 	})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 )
 
 func txCmd(g *globals) *cobra.Command {
@@ -17,8 +17,8 @@ func txCmd(g *globals) *cobra.Command {
 		Short: "Show a transaction's signed envelope, decoded content and result",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			var r *api.TxResponse
-			err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+			var r *apiclient.TxResponse
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
 				r, err = c.Tx(ctx, g.channel, args[0])
 				return err
 			})
@@ -35,7 +35,7 @@ func txCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func printTx(r *api.TxResponse) {
+func printTx(r *apiclient.TxResponse) {
 	fmt.Printf("tx        %s\nheight    %d (index %d)  time %s\nresult    %d %s %s\n", r.TxID, r.Height, r.Index, r.Time, r.Code, r.CodeName, r.Error)
 	if e := r.Envelope; e != nil {
 		fmt.Printf("envelope  %d bytes, signature %s (verified: %v)\n", len(e.Raw), e.Signature, e.Verified)
@@ -61,8 +61,8 @@ func blockCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("height %q: %w", args[0], err)
 			}
-			var b *api.BlockResponse
-			err = g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+			var b *apiclient.BlockResponse
+			err = g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
 				b, err = c.Block(ctx, g.channel, h)
 				return err
 			})

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/apiclient"
 )
 
 func statusCmd(g *globals) *cobra.Command {
@@ -15,8 +15,8 @@ func statusCmd(g *globals) *cobra.Command {
 		Short: "Show the node's org, identity and channels",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			var s *api.Status
-			err := g.withClient(func(ctx context.Context, c *api.Client) (err error) {
+			var s *apiclient.Status
+			err := g.withClient(func(ctx context.Context, c *apiclient.Client) (err error) {
 				s, err = c.Status(ctx)
 				return err
 			})

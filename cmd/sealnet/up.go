@@ -1,22 +1,18 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	stdlog "log"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/daemon"
+	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/node"
 )
 
@@ -56,13 +52,9 @@ func upCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// attachFunc starts a service inside the running node; it runs until ctx
-// ends and returns what its shutdown reported.
-type attachFunc func(ctx context.Context, n *node.Node, srv *api.Server, log *slog.Logger) (wait func() error, err error)
-
-// runNode runs the node of the home (initializing it if empty) and its
-// API until SIGINT or SIGTERM, with an optional attached service.
-func runNode(g *globals, org string, attach attachFunc) error {
+// runNode runs the node of the home (initializing it if empty), with the
+// DCMB of dcmbCfg if not nil, until SIGINT or SIGTERM.
+func runNode(g *globals, org string, dcmbCfg *dcmb.Config) error {
 	h := g.Home()
 	if !h.Exists() {
 		if _, err := node.Init(h, org); err != nil {
@@ -70,98 +62,27 @@ func runNode(g *globals, org string, attach attachFunc) error {
 		}
 		fmt.Fprintf(os.Stderr, "sealnet: initialized %s (org %s, channel default)\n", h, org)
 	}
-	cfg, err := h.LoadConfig()
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log)
-	n, err := node.Open(h, log)
-	if err != nil {
-		return err
-	}
-	defer n.Close()
-	ln, err := api.Listen(cfg.API.Listen, n.Identity)
-	if err != nil {
-		return err
-	}
-	apiSrv := api.NewServer(n)
-	srv := &http.Server{Handler: apiSrv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: tlsErrorLog(log)}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	if cfg.API.OpsListen != "" {
-		oln, err := net.Listen("tcp", cfg.API.OpsListen)
-		if err != nil {
-			srv.Close()
-			return fmt.Errorf("api ops listen: %w", err)
-		}
-		ops := &http.Server{Handler: apiSrv.Ops(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- ops.Serve(oln) }()
-		defer ops.Close()
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	wait := func() error { return nil }
-	if attach != nil {
-		if wait, err = attach(ctx, n, apiSrv, log); err != nil {
-			srv.Close()
-			return err
-		}
-	}
-	log.Info("node up", "org", cfg.Org, "api", "https://"+ln.Addr().String(), "ops", cfg.API.OpsListen, "home", string(h))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	failed := make(chan error, 1)
-	for _, c := range n.Channels() {
-		go func() {
-			<-c.App.Failed()
-			failed <- fmt.Errorf("channel %s stopped: %w", c.Name, c.App.Failure())
-		}()
+	d, err := daemon.Start(h, daemon.Options{DCMB: dcmbCfg})
+	if err != nil {
+		return err
 	}
-	var stopErr error
 	select {
 	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+		d.Log.Info("shutting down", "signal", s.String())
+	case err := <-d.Failed():
+		if errors.Is(err, http.ErrServerClosed) {
+			break
 		}
-	case stopErr = <-failed:
-		log.Error("shutting down: a channel stopped", "err", stopErr)
+		d.Log.Error("shutting down: the node cannot go on", "err", err)
 		// a node whose consensus failed may not stop cleanly (a full disk
 		// fails the last writes too): do not hang a supervisor's restart
 		time.AfterFunc(20*time.Second, func() {
-			log.Error("shutdown did not finish in 20 s; exiting", "err", stopErr)
+			d.Log.Error("shutdown did not finish in 20 s; exiting", "err", err)
 			os.Exit(3)
 		})
+		return errors.Join(err, d.Close())
 	}
-	stop()
-	werr := wait()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	return errors.Join(stopErr, werr)
-}
-
-func newLogger(c node.LogConfig) *slog.Logger {
-	var lvl slog.Level
-	switch strings.ToLower(c.Level) {
-	case "debug":
-		lvl = slog.LevelDebug
-	case "warn":
-		lvl = slog.LevelWarn
-	case "error":
-		lvl = slog.LevelError
-	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
-}
-
-// tlsErrorLog sends the HTTP server's own messages (failed TLS handshakes
-// above all: a client without the org's trust, a port scanner) to the
-// node's log at debug level instead of standard error.
-func tlsErrorLog(log *slog.Logger) *stdlog.Logger {
-	return slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	return d.Close()
 }

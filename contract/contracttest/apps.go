@@ -11,6 +11,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract/builtin"
 	"github.com/sealnet/sealnet/ledger"
 )
 
@@ -28,7 +29,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func newTwins(dir string) (*twins, error) {
 	db := dbm.NewMemDB()
-	app, err := ledger.NewApp(db, quiet())
+	app, err := ledger.NewApp(db, builtin.Contracts(), quiet())
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func (tw *twins) restarted(fn func(app *ledger.App) error) error {
 	if err != nil {
 		return err
 	}
-	app, err := ledger.NewApp(db, quiet())
+	app, err := ledger.NewApp(db, builtin.Contracts(), quiet())
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("reopen: %w", err)

@@ -1,4 +1,4 @@
-package api
+package apiclient
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 )
 
 func (c *Client) chPath(channel, rest string) string {
@@ -92,12 +93,37 @@ func (c *Client) RelayKeyRequest(ctx context.Context, channel, custodian string,
 	return out.Sealed, nil
 }
 
-// PendingRequests lists key requests awaiting approval on this node.
-func (c *Client) PendingRequests(ctx context.Context, out any) error {
-	return c.do(ctx, http.MethodGet, "/v1/keyrequests", nil, out)
+// PendingRequests lists the key requests awaiting approval on this node,
+// oldest first.
+func (c *Client) PendingRequests(ctx context.Context) ([]PendingRequest, error) {
+	var out []PendingRequest
+	return out, c.do(ctx, http.MethodGet, "/v1/keyrequests", nil, &out)
 }
 
-// Decide approves or denies a pending request.
-func (c *Client) Decide(ctx context.Context, id string, approve bool, out any) error {
-	return c.do(ctx, http.MethodPost, "/v1/keyrequests/"+url.PathEscape(id), Decision{Approve: approve}, out)
+// Decide approves or denies a pending request and returns it.
+func (c *Client) Decide(ctx context.Context, id string, approve bool) (*PendingRequest, error) {
+	var out PendingRequest
+	if err := c.do(ctx, http.MethodPost, "/v1/keyrequests/"+url.PathEscape(id), Decision{Approve: approve}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// MaxBundleSize bounds an audit bundle the client reads (the size
+// dcmb/bundle accepts; a test keeps the two equal).
+const MaxBundleSize = 64 << 20
+
+// AuditBundle fetches the proof bundle of a stream message.
+func (c *Client) AuditBundle(ctx context.Context, channel, stream string, seq uint64) ([]byte, error) {
+	u := c.Base + c.chPath(channel, "/audit/bundle") + "?stream=" + url.QueryEscape(stream) + "&seq=" + strconv.FormatUint(seq, 10)
+	body, err := c.get(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	raw, err := io.ReadAll(io.LimitReader(body, MaxBundleSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the bundle: %w", err)
+	}
+	return raw, nil
 }

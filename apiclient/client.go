@@ -1,4 +1,4 @@
-package api
+package apiclient
 
 import (
 	"bufio"
@@ -27,10 +27,10 @@ type Client struct {
 	Member *identity.Member // who the client authenticates as
 }
 
-// NewClient returns a client for the node at addr (host:port or an https
-// URL) that authenticates as id and accepts only a node certificate of
-// id's org issued by root.
-func NewClient(addr string, id *identity.Identity, root *x509.Certificate) (*Client, error) {
+// New returns a client for the node at addr (host:port or an https URL)
+// that authenticates as id and accepts only a node certificate of id's org
+// issued by root.
+func New(addr string, id *identity.Identity, root *x509.Certificate) (*Client, error) {
 	switch {
 	case strings.HasPrefix(addr, "http://"):
 		return nil, fmt.Errorf("node address %s: the API is served over TLS only; use https://", addr)
@@ -134,14 +134,17 @@ func SignCall(id *identity.Identity, channel, contractName, method string, args 
 	return envelope.SignCall(id, channel, contractName, method, args, now)
 }
 
-// Query runs a read-only contract query; out receives the JSON result.
-func (c *Client) Query(ctx context.Context, channel, contractName, method string, args any, out any) error {
+// Query runs a read-only contract query and decodes its result, which the
+// node renders as JSON, into a T: the contract's result type (for example
+// index.FindResult for index.lookup).
+func Query[T any](ctx context.Context, c *Client, channel, contractName, method string, args any) (T, error) {
+	var out T
 	a, err := canon.Marshal(args)
 	if err != nil {
-		return err
+		return out, err
 	}
 	path := fmt.Sprintf("/v1/channels/%s/query/%s/%s", url.PathEscape(channel), url.PathEscape(contractName), url.PathEscape(method))
-	return c.do(ctx, http.MethodPost, path, QueryRequest{Args: a}, out)
+	return out, c.do(ctx, http.MethodPost, path, QueryRequest{Args: a}, &out)
 }
 
 // Tx returns a committed transaction with its envelope.

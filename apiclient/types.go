@@ -1,7 +1,4 @@
-// Package api is the node's one HTTP+JSON interface and its Go client. The
-// CLI and any other front end use the client; nothing reaches a node
-// another way. openapi.json (served at /openapi.json) documents it.
-package api
+package apiclient
 
 import (
 	"encoding/json"
@@ -117,4 +114,50 @@ type EventMessage struct {
 	TxID    string         `json:"tx_id"`
 	Time    string         `json:"time"`
 	Event   contract.Event `json:"event"`
+}
+
+// StoreResponse answers an upload.
+type StoreResponse struct {
+	CID   string `json:"cid"`
+	Bytes int64  `json:"bytes"`
+}
+
+// DataKeyRequest hands an object's data key to the org's custodian node.
+type DataKeyRequest struct {
+	CID string `json:"cid"`
+	Key []byte `json:"key"`
+}
+
+// KeyRequest is a sealed key request to relay to a custodian.
+type KeyRequest struct {
+	Custodian string `json:"custodian"` // certificate fingerprint
+	Sealed    []byte `json:"sealed"`
+}
+
+// KeyAnswer is the custodian's sealed answer.
+type KeyAnswer struct {
+	Sealed []byte `json:"sealed"`
+}
+
+// Decision approves or denies a pending key request.
+type Decision struct {
+	Approve bool `json:"approve"`
+}
+
+// PendingRequest is a key request waiting for the owner's decision.
+type PendingRequest struct {
+	ID        string `json:"id"` // request hash
+	Channel   string `json:"channel"`
+	TXNumber  string `json:"tx_number"`
+	CID       string `json:"cid"`
+	Requester string `json:"requester"` // id@org
+	RequestFP string `json:"requester_fingerprint"`
+	Time      string `json:"time"` // when the requester signed it, RFC 3339, UTC
+}
+
+// Readiness is the answer of /readyz on the operations listener: each
+// check with what it found.
+type Readiness struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"` // check name -> "ok" or what is wrong
 }

@@ -1,0 +1,60 @@
+// The requester's side of the key-request protocol: a member's sealed
+// request, relayed by its own node to the node of the object's custodian.
+
+package custodian
+
+import (
+	"context"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/p2p"
+	"github.com/sealnet/sealnet/share"
+	"github.com/sealnet/sealnet/txerr"
+)
+
+// RequestKey relays a sealed key request on channel to the node of the
+// custodian with certificate fingerprint custodian and returns its sealed
+// answer. The request is sealed to the custodian, so this node reads
+// neither it nor the answer.
+func (c *Custodian) RequestKey(ctx context.Context, channel string, custodian identity.Fingerprint, sealed []byte) ([]byte, error) {
+	ch, err := c.cfg.Channels.Channel(channel)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ch.App.Member(custodian)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := p2p.PeerOf(m.Cert.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "keyreq"), pid, share.Protocol)
+	if err != nil {
+		return nil, txerr.New(txerr.Unavailable, "custodian node %s (%s@%s) is not reachable: %v", pid, m.ID, m.Org, err)
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		st.SetDeadline(dl)
+	}
+	if err := share.WriteFrame(st, sealed); err != nil {
+		return nil, err
+	}
+	st.CloseWrite()
+	f, err := share.ReadFrame(st)
+	if err != nil {
+		return nil, txerr.New(txerr.Unavailable, "custodian closed the stream: %v", err)
+	}
+	if len(f) == 0 {
+		return nil, txerr.New(txerr.Malformed, "empty answer")
+	}
+	switch f[0] {
+	case frameAnswer:
+		return f[1:], nil
+	case frameError:
+		return nil, txerr.New(txerr.Rejected, "custodian rejected the request: %s", f[1:])
+	}
+	return nil, txerr.New(txerr.Malformed, "unknown answer frame %q", f[0])
+}

@@ -1,0 +1,57 @@
+package p2p
+
+import (
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/identity"
+)
+
+// Refresh replaces the gate's members with the certificates of the
+// channels' registries (channel name to its enrolled certificates, with
+// their DER): every unrevoked certificate's key is a peer ID, a member of
+// each channel that enrolls it. The node calls it at start, when it starts
+// hosting a channel and after each block that changed a registry.
+func (g *Gate) Refresh(registries map[string][]registry.Cert) {
+	members := map[peer.ID]Member{}
+	for channel, certs := range registries {
+		for _, rec := range certs {
+			if rec.Revoked != nil {
+				continue
+			}
+			m, err := identity.ParseMember(rec.DER)
+			if err != nil {
+				continue
+			}
+			pid, err := PeerOf(m.Cert.PublicKey)
+			if err != nil {
+				continue
+			}
+			pm, ok := members[pid]
+			if !ok {
+				pm = Member{ID: m.ID, Org: m.Org, Role: m.Role, Channels: map[string]bool{}}
+			}
+			pm.Channels[channel] = true
+			members[pid] = pm
+		}
+	}
+	g.Update(members)
+}
+
+// Admits reports whether peer p may have a block tagged with channels: an
+// operator-listed peer may, and so may a member of any of those channels.
+func (g *Gate) Admits(p peer.ID, channels []string) bool {
+	if g.Listed(p) {
+		return true
+	}
+	m, ok := g.Lookup(p)
+	if !ok {
+		return false
+	}
+	for _, ch := range channels {
+		if m.Channels[ch] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Shared is a node's store as its channels use it: the blocks of an object
+// put on a channel (or fetched for it) are tagged with that channel, and
+// bitswap and the DAG stream hand a block only to a peer that admit lets
+// have a block of those channels.
+type Shared struct {
+	*Store
+	Tags *Tags
+
+	host host.Host
+	ex   *Exchange
+	stop context.CancelFunc
+}
+
+// OpenShared opens the blocks and tags under dir and serves them on h.
+func OpenShared(dir string, h host.Host, admit func(p peer.ID, channels []string) bool) (*Shared, error) {
+	st, err := Open(filepath.Join(dir, "blocks"))
+	if err != nil {
+		return nil, err
+	}
+	tags, err := OpenTags(filepath.Join(dir, "tags"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Shared{Store: st, Tags: tags, host: h}
+	allow := func(p peer.ID, c cid.Cid) bool {
+		chs, err := tags.Channels(c)
+		return err == nil && admit(p, chs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	s.ex = st.Exchange(ctx, h, allow)
+	st.ServeDAG(h, allow)
+	return s, nil
+}
+
+// Put stores ciphertext for channel and tags its blocks.
+func (s *Shared) Put(ctx context.Context, channel string, r io.Reader) (cid.Cid, error) {
+	c, err := s.Add(ctx, r, AddOptions{})
+	if err != nil {
+		return cid.Undef, err
+	}
+	return c, s.TagDAG(ctx, s.Tags, c, channel)
+}
+
+// Fetch makes sure the DAG at c is local, asking connected member nodes
+// over bitswap.
+func (s *Shared) Fetch(ctx context.Context, channel string, c cid.Cid) error {
+	if err := s.ex.Fetch(ctx, c); err != nil {
+		return err
+	}
+	if err := s.Sync(); err != nil {
+		return err
+	}
+	return s.TagDAG(ctx, s.Tags, c, channel)
+}
+
+// StreamFrom fetches the DAG at c in one pass from the node p, storing
+// and verifying every block, and writes the file's bytes to w as they
+// arrive.
+func (s *Shared) StreamFrom(ctx context.Context, channel string, c cid.Cid, p peer.ID, w io.Writer) error {
+	if err := s.FetchDAG(ctx, s.host, p, c, w); err != nil {
+		return err
+	}
+	return s.TagDAG(ctx, s.Tags, c, channel)
+}
+
+// Forget removes the local blocks of the DAG at c and their tags.
+func (s *Shared) Forget(ctx context.Context, c cid.Cid) error { return s.Remove(ctx, s.Tags, c) }
+
+// Close stops serving and closes the blocks and tags.
+func (s *Shared) Close() error {
+	s.stop()
+	s.host.RemoveStreamHandler(DAGProtocol)
+	return errors.Join(s.ex.Close(), s.Tags.Close(), s.Store.Close())
+}
