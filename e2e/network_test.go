@@ -205,7 +205,21 @@ func testnet(t *testing.T, sealnet string, n int) (dir, first string) {
 	dir = t.TempDir()
 	hostBase := 100 + rand.IntN(100)
 	first = fmt.Sprintf("127.0.0.%d", hostBase+1)
-	p2pPort, apiPort, libp2pPort, opsPort := freePort(t, first), freePort(t, first), freePort(t, first), freePort(t, first)
+	// four distinct ports: each listener stays open until all are chosen
+	var held [4]net.Listener
+	for i := range held {
+		l, err := net.Listen("tcp", first+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		held[i] = l
+	}
+	port := func(i int) int { return held[i].Addr().(*net.TCPAddr).Port }
+	p2pPort, apiPort, libp2pPort, opsPort := port(0), port(1), port(2), port(3)
+	for _, l := range held {
+		l.Close()
+	}
 	if err := run(t, sealnet, nil, "testnet", "--orgs", fmt.Sprint(n), "--out", dir, "--host-base", fmt.Sprint(hostBase),
 		"--p2p-port", fmt.Sprint(p2pPort), "--api-port", fmt.Sprint(apiPort), "--libp2p-port", fmt.Sprint(libp2pPort),
 		"--ops-port", fmt.Sprint(opsPort)); err != nil {

@@ -39,13 +39,19 @@ type Consortium struct {
 	Orgs []*Org
 }
 
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		return 0, err
+// freePorts returns n distinct free ports of host: all n are held open
+// until every one is chosen, so the kernel cannot hand out one twice.
+func freePorts(host string, n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", host+":0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // Start creates homes for n orgs under dir and runs them. log may be nil.
@@ -55,13 +61,9 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 	}
 	hb := 100 + rand.IntN(100)
 	host := fmt.Sprintf("127.0.0.%d", hb+1)
-	var ports [4]int
-	for i := range ports {
-		p, err := freePort(host)
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = p
+	ports, err := freePorts(host, 4)
+	if err != nil {
+		return nil, err
 	}
 	homes, err := node.Testnet(node.TestnetOptions{Orgs: n, Out: dir, Channel: "default", HostBase: hb,
 		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], OpsPort: ports[3], TimeoutCommitMS: 10})
