@@ -41,7 +41,10 @@ var purePackages = []string{
 	"github.com/sealnet/sealnet/contract",
 	"github.com/sealnet/sealnet/contract/audit",
 	"github.com/sealnet/sealnet/contract/condition",
+	"github.com/sealnet/sealnet/contract/credit",
 	"github.com/sealnet/sealnet/contract/index",
+	"github.com/sealnet/sealnet/contract/paych",
+	"github.com/sealnet/sealnet/contract/paych/voucher",
 	"github.com/sealnet/sealnet/contract/registry",
 }
 

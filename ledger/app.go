@@ -38,7 +38,9 @@ import (
 	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
+	"github.com/sealnet/sealnet/contract/credit"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/contract/paych"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
@@ -128,7 +130,7 @@ func NewApp(db dbm.DB, log *slog.Logger, extra ...contract.Contract) (*App, erro
 	}
 	a.contracts = map[string]contract.Contract{}
 	a.methods = map[string]map[string]contract.Method{}
-	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New()} {
+	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New(), credit.New(paych.Name), paych.New()} {
 		a.register(c)
 	}
 	for _, c := range extra {
