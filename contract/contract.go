@@ -80,9 +80,6 @@ func NewContext(name string, caller Caller, channel string, height int64, t time
 	return &Context{Caller: caller, Channel: channel, Height: height, Time: t, TxID: txID, Signature: sig, contract: name}
 }
 
-// Contract names the contract this context calls.
-func (c *Context) Contract() string { return c.contract }
-
 // Emit records an event; it is published only if the transaction commits.
 func (c *Context) Emit(typ, to string, attrs ...Attr) {
 	c.events = append(c.events, Event{Contract: c.contract, Type: typ, To: to, Attrs: attrs})
