@@ -12,6 +12,7 @@
 package contract
 
 import (
+	"crypto/ecdsa"
 	"time"
 
 	"github.com/sealnet/sealnet/canon"
@@ -35,6 +36,12 @@ type Caller struct {
 	Org         string
 	Role        identity.Role
 	Fingerprint identity.Fingerprint
+	// Key is the public key of the caller's certificate, the key its
+	// signatures verify under (nil at the end of a block).
+	Key *ecdsa.PublicKey
+	// Via names the contract that called the method through Context.Call
+	// on behalf of the member above; it is "" in a member's own call.
+	Via string
 }
 
 // Attr is one event attribute. Events keep attributes in the order emitted.
@@ -63,6 +70,9 @@ type Context struct {
 
 	contract string
 	events   []Event
+	host     Host
+	depth    int   // nesting of Context.Call
+	failed   error // the first error of a call through Call
 }
 
 // NewContext returns a context for calling contract name.
@@ -81,7 +91,23 @@ func (c *Context) Events() []Event { return c.events }
 // Method is a state-changing entry point and the roles that may call it.
 type Method struct {
 	Roles []identity.Role
-	Run   func(ctx *Context, st State, args []byte) (result []byte, err error)
+	// Callers names the contracts that may call the method from theirs
+	// (Context.Call). Roles do not apply to such calls: the callee sees
+	// the member on whose behalf it is called in Caller and the calling
+	// contract in Caller.Via. A method without Callers takes no calls from
+	// contracts.
+	Callers []string
+	Run     func(ctx *Context, st State, args []byte) (result []byte, err error)
+}
+
+// AllowsCaller reports whether contract name may call m.
+func (m Method) AllowsCaller(name string) bool {
+	for _, c := range m.Callers {
+		if c == name {
+			return true
+		}
+	}
+	return false
 }
 
 // Allows reports whether role may call m.

@@ -43,7 +43,10 @@ var purePackages = []string{
 	"github.com/sealnet/sealnet/contract/builtin",
 	"github.com/sealnet/sealnet/contract/compute",
 	"github.com/sealnet/sealnet/contract/condition",
+	"github.com/sealnet/sealnet/contract/credit",
 	"github.com/sealnet/sealnet/contract/index",
+	"github.com/sealnet/sealnet/contract/paych",
+	"github.com/sealnet/sealnet/contract/paych/voucher",
 	"github.com/sealnet/sealnet/contract/registry",
 }
 

@@ -444,9 +444,14 @@ func (a *App) deliver(raw []byte, auth authResult, txLayer *statedb.Overlay, p A
 	// The nonce is spent once the transaction is authenticated, whatever
 	// the contract decides, so a failed transaction cannot be replayed either.
 	a.spendNonce(c.tx.Creator, pl.Nonce)
-	caller := contract.Caller{ID: c.member.ID, Org: c.member.Org, Role: c.member.Role, Fingerprint: c.member.Fingerprint}
-	ctx := contract.NewContext(pl.Contract, caller, p.Channel, req.Height, req.Time, c.tx.ID, c.tx.Signature)
+	caller := contract.Caller{ID: c.member.ID, Org: c.member.Org, Role: c.member.Role, Fingerprint: c.member.Fingerprint,
+		Key: c.member.Cert.PublicKey.(*ecdsa.PublicKey)}
+	ctx := contract.NewContext(pl.Contract, caller, p.Channel, req.Height, req.Time, c.tx.ID, c.tx.Signature).
+		WithHost(host{a, txLayer})
 	data, err := m.Run(ctx, statedb.View{Layer: txLayer, Prefix: contractPrefix(pl.Contract)}, pl.Args)
+	if err == nil {
+		err = ctx.Err() // a failed call between contracts fails the transaction
+	}
 	if err != nil {
 		txLayer.Reset()
 		if txerr.CodeOf(err) == txerr.Internal {
@@ -464,8 +469,12 @@ func (a *App) endBlock(p AppState, req *abci.RequestFinalizeBlock) []contract.Ev
 	var events []contract.Event
 	layer := statedb.NewOverlay(a.block)
 	for _, name := range a.enders {
-		ctx := contract.NewContext(name, contract.Caller{}, p.Channel, req.Height, req.Time, [32]byte{}, nil)
+		ctx := contract.NewContext(name, contract.Caller{}, p.Channel, req.Height, req.Time, [32]byte{}, nil).
+			WithHost(host{a, layer})
 		err := a.contracts[name].(contract.EndBlocker).EndBlock(ctx, statedb.View{Layer: layer, Prefix: contractPrefix(name)})
+		if err == nil {
+			err = ctx.Err()
+		}
 		if err != nil {
 			layer.Reset()
 			a.log.Error("end of block failed", "contract", name, "height", req.Height, "err", err)
@@ -475,6 +484,22 @@ func (a *App) endBlock(p AppState, req *abci.RequestFinalizeBlock) []contract.Ev
 		events = append(events, ctx.Events()...)
 	}
 	return events
+}
+
+// host gives a contract's context the other contracts' state and methods
+// in the layer its call writes to.
+type host struct {
+	a     *App
+	layer *statedb.Overlay
+}
+
+func (h host) State(name string) contract.State {
+	return statedb.View{Layer: h.layer, Prefix: contractPrefix(name)}
+}
+
+func (h host) Method(name, method string) (contract.Method, bool) {
+	m, ok := h.a.methods[name][method]
+	return m, ok
 }
 
 func resultOf(id envelope.ID, data []byte, events []contract.Event, err error) TxResult {

@@ -18,6 +18,7 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/builtin"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
@@ -89,9 +90,7 @@ func newChainFrom(t testing.TB, ca *identity.CA, admin *identity.Identity) *chai
 }
 
 // testContracts are the contracts the composition root hands every channel.
-func testContracts() []contract.Contract {
-	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New()}
-}
+func testContracts() []contract.Contract { return builtin.Contracts() }
 
 func (c *chainT) open() {
 	app, err := NewApp(c.db, testContracts(), slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -9,12 +9,15 @@ import (
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/contract/condition"
+	"github.com/sealnet/sealnet/contract/credit"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/contract/paych"
 	"github.com/sealnet/sealnet/contract/registry"
 )
 
 // Contracts returns fresh instances of the built-in contracts, for one
 // channel.
 func Contracts() []contract.Contract {
-	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New(), compute.New()}
+	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New(), compute.New(),
+		credit.New(paych.Name), paych.New()}
 }

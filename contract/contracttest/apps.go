@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 
 	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/builtin"
 	"github.com/sealnet/sealnet/ledger"
 )
@@ -22,20 +24,29 @@ type twins struct {
 	running     *ledger.App
 	runningDB   dbm.DB
 	runningLast *ledger.Block
-	dir         string // the restarted application's database
+	dir         string                     // the restarted application's database
+	extra       func() []contract.Contract // contracts beyond the ledger's own, made afresh for each application
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newTwins(dir string) (*twins, error) {
-	db := dbm.NewMemDB()
-	app, err := ledger.NewApp(db, builtin.Contracts(), quiet())
+func newTwins(dir string, extra func() []contract.Contract) (*twins, error) {
+	tw := &twins{runningDB: dbm.NewMemDB(), dir: dir, extra: extra}
+	app, err := tw.open(tw.runningDB)
 	if err != nil {
 		return nil, err
 	}
-	tw := &twins{running: app, runningDB: db, dir: dir}
+	tw.running = app
 	app.OnCommit(func(b *ledger.Block) { tw.runningLast = b })
 	return tw, nil
+}
+
+func (tw *twins) open(db dbm.DB) (*ledger.App, error) {
+	var extra []contract.Contract
+	if tw.extra != nil {
+		extra = tw.extra()
+	}
+	return ledger.NewApp(db, withExtra(builtin.Contracts(), extra), quiet())
 }
 
 func (tw *twins) close() error { return tw.runningDB.Close() }
@@ -48,7 +59,7 @@ func (tw *twins) restarted(fn func(app *ledger.App) error) error {
 	if err != nil {
 		return err
 	}
-	app, err := ledger.NewApp(db, builtin.Contracts(), quiet())
+	app, err := tw.open(db)
 	if err != nil {
 		db.Close()
 		return fmt.Errorf("reopen: %w", err)
@@ -147,6 +158,9 @@ func compare(a, b *outcome) error {
 	if d := firstTxDiff(a, b); d != "" {
 		return fmt.Errorf("results differ%s", d)
 	}
+	if ea, eb := canon.MustMarshal(a.block.Events), canon.MustMarshal(b.block.Events); !bytes.Equal(ea, eb) {
+		return fmt.Errorf("end-of-block events differ: running %+v, restarted %+v", a.block.Events, b.block.Events)
+	}
 	return nil
 }
 
@@ -182,4 +196,16 @@ func (tw *twins) query(contractName, method string, args []byte) ([]byte, error,
 		return nil, nil, fmt.Errorf("query %s.%s: running node %x %v, restarted node %x %v", contractName, method, outA, errA, outB, errB)
 	}
 	return outA, errA, nil
+}
+
+// withExtra returns the built-in contracts with those of extra added, a
+// contract of extra replacing the built-in one of the same name.
+func withExtra(builtin, extra []contract.Contract) []contract.Contract {
+	out := make([]contract.Contract, 0, len(builtin)+len(extra))
+	for _, c := range builtin {
+		if !slices.ContainsFunc(extra, func(e contract.Contract) bool { return e.Name() == c.Name() }) {
+			out = append(out, c)
+		}
+	}
+	return append(out, extra...)
 }

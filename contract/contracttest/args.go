@@ -17,7 +17,9 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
+	"github.com/sealnet/sealnet/contract/credit"
 	"github.com/sealnet/sealnet/contract/index"
+	"github.com/sealnet/sealnet/contract/paych"
 	"github.com/sealnet/sealnet/contract/registry"
 )
 
@@ -67,6 +69,20 @@ var argTypes = map[string]any{
 	"condition.register": condition.RegisterArgs{},
 	"condition.submit":   condition.SubmitArgs{},
 	"condition?get":      idQuery{},
+
+	"credit.transfer":     credit.TransferArgs{},
+	"credit.open_account": credit.OpenAccountArgs{},
+	"credit.vote_mint":    credit.VoteMintArgs{},
+	"credit?balance":      credit.BalanceArgs{},
+	"credit?accounts":     credit.BalanceArgs{},
+	"credit?mint":         credit.MintIDArgs{},
+
+	"paych.open":    paych.OpenArgs{},
+	"paych.top_up":  paych.TopUpArgs{},
+	"paych.redeem":  paych.VoucherArgs{},
+	"paych.settle":  paych.VoucherArgs{},
+	"paych.collect": paych.ChannelArgs{},
+	"paych?channel": paych.ChannelArgs{},
 }
 
 // value is an argument value in both its forms: text for string fields,
@@ -164,6 +180,12 @@ func (s *Scenario) resolve(v string) (value, error) {
 		c := cid.NewCidV1(cid.Raw, mh)
 		s.name(c.String(), v)
 		return value{s: c.String(), b: c.Bytes(), hasBytes: true}, nil
+	case "voucher":
+		raw, ok := s.vouchers[rest]
+		if !ok {
+			return value{}, fmt.Errorf("no voucher labelled %q", rest)
+		}
+		return both(raw), nil
 	case "upper":
 		in, err := s.resolve(rest)
 		if err != nil {
@@ -278,6 +300,12 @@ func (s *Scenario) fill(f reflect.Value, p pair) error {
 		raw, err := s.one(p)
 		if err != nil {
 			return err
+		}
+		if f.CanUint() {
+			if u, err := strconv.ParseUint(raw, 10, 64); err == nil {
+				f.SetUint(u) // the whole range of an unsigned field
+				return nil
+			}
 		}
 		n, err := s.integer(raw)
 		if err != nil {

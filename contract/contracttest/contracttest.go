@@ -12,6 +12,10 @@
 //
 //	func TestScenarios(t *testing.T) { contracttest.Run(t, "testdata") }
 //
+// RunWith also registers contracts the ledger does not (a stub of a
+// contract another one reads, say), and a Scenario can be driven from Go
+// with Step for tests that compute what they send.
+//
 // Each file is a fresh channel. Expected output follows each directive
 // after "----"; run the tests with -rewrite to regenerate it, then read the
 // diff.
@@ -51,8 +55,17 @@
 //	    tx and block in one, printed without the label.
 //	advance <duration>
 //	    Moves the clock on: the next block is that much later.
+//	voucher <label> <signer> channel=<value> nonce=<n> amount=<n> [lane=<n>] [job=<value>] [state=<state>] [chain=<name>] [contract=<name>]
+//	    Signs a payment-channel voucher (package paych/voucher) off
+//	    chain, deterministically, for later use as voucher:<label>.
+//	    channel and job take 32-byte values (tx:<label>, sha256:<text>,
+//	    hex:); state defaults to accepted when a job is given, chain to
+//	    the scenario's channel, contract to paych.
 //	query <contract>.<method> [<arg>=<value>...]
 //	    A read-only query on both nodes' committed state.
+//
+// Contracts that act at the end of a block (contract.EndBlocker) print
+// their events after the block's transactions, each line prefixed "end: ".
 //
 // A call's arguments are encoded as canonical CBOR of the method's argument
 // type (key = the field's CBOR name, the value typed by the field); fields
@@ -80,6 +93,7 @@
 //	zeros:<n>        n zero bytes
 //	repeat:<n>:<s>   s, n times
 //	upper:<value>    the value's text in upper case
+//	voucher:<label>  a voucher made by the voucher directive
 //	now, now+<d>     the next block's time in Unix nanoseconds (integers)
 //
 // Byte fields take only these forms; true and false fill booleans.
@@ -90,7 +104,8 @@
 // error's code name, number and message: "rejected (14): ...". Events
 // follow, one a line: "event <contract>.<type> [to=<org>] key=value...".
 // Every value the scenario named is printed back in its form above
-// (fp:org1/alice, tx:e1, cid:log, ...), so no output depends on key bytes.
+// (fp:org1/alice, tx:e1, cid:log, ...; a member's public key, SEC 1
+// uncompressed, as key:org1/alice), so no output depends on key bytes.
 //
 // Identities are derived from their names and every signature is
 // deterministic (RFC 6979), so each run makes the same certificates and
@@ -98,6 +113,7 @@
 package contracttest
 
 import (
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -111,6 +127,7 @@ import (
 	abci "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
@@ -126,9 +143,15 @@ func GenesisTime() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC
 
 // Run runs the scenario files under path (a file, or a directory whose
 // files each become a subtest).
-func Run(t *testing.T, path string) {
+func Run(t *testing.T, path string) { RunWith(t, path, nil) }
+
+// RunWith is Run on applications that also register the contracts extra
+// makes (stubs of contracts a scenario needs; one of the ledger's own name
+// is replaced). extra is called for every application opened, so each
+// gets fresh contracts, as a restarted node would.
+func RunWith(t *testing.T, path string, extra func() []contract.Contract) {
 	datadriven.Walk(t, path, func(t *testing.T, path string) {
-		s, err := New(t.TempDir())
+		s, err := NewWith(t.TempDir(), extra)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,18 +168,19 @@ func Run(t *testing.T, path string) {
 
 // Scenario is the state of one scenario file.
 type Scenario struct {
-	tw      *twins
-	cas     map[string]*authority
-	people  map[string]*person
-	txs     map[string]*sentTx
-	names   map[string]string // printed text -> token
-	order   []string          // names' keys, longest first
-	genesis bool
-	height  int64
-	now     time.Time // time of the last block
-	skip    time.Duration
-	nonce   uint64
-	queue   []*sentTx
+	tw       *twins
+	cas      map[string]*authority
+	people   map[string]*person
+	txs      map[string]*sentTx
+	names    map[string]string // printed text -> token
+	order    []string          // names' keys, longest first
+	genesis  bool
+	height   int64
+	now      time.Time // time of the last block
+	skip     time.Duration
+	nonce    uint64
+	queue    []*sentTx
+	vouchers map[string][]byte
 }
 
 type sentTx struct {
@@ -167,13 +191,44 @@ type sentTx struct {
 }
 
 // New makes a scenario whose restarted node keeps its database in dir.
-func New(dir string) (*Scenario, error) {
-	tw, err := newTwins(dir)
+func New(dir string) (*Scenario, error) { return NewWith(dir, nil) }
+
+// NewWith is New with extra contracts, as RunWith.
+func NewWith(dir string, extra func() []contract.Contract) (*Scenario, error) {
+	tw, err := newTwins(dir, extra)
 	if err != nil {
 		return nil, err
 	}
 	return &Scenario{tw: tw, cas: map[string]*authority{}, people: map[string]*person{},
-		txs: map[string]*sentTx{}, names: map[string]string{}, now: GenesisTime()}, nil
+		txs: map[string]*sentTx{}, names: map[string]string{}, now: GenesisTime(), vouchers: map[string][]byte{}}, nil
+}
+
+// Step runs one directive written as in a scenario file, with its input
+// (for tests that drive a scenario from Go).
+func (s *Scenario) Step(line, input string) (string, error) {
+	cmd, args, err := datadriven.ParseLine(line)
+	if err != nil {
+		return "", err
+	}
+	return s.Do(&datadriven.TestData{Cmd: cmd, CmdArgs: args, Input: input})
+}
+
+// Key returns a declared member's private key.
+func (s *Scenario) Key(member string) (*ecdsa.PrivateKey, error) {
+	p, err := s.person(member)
+	if err != nil {
+		return nil, err
+	}
+	return p.key, nil
+}
+
+// TxID returns the ID of the transaction labelled label.
+func (s *Scenario) TxID(label string) ([32]byte, error) {
+	t, ok := s.txs[label]
+	if !ok {
+		return [32]byte{}, fmt.Errorf("no transaction labelled %q", label)
+	}
+	return t.id, nil
 }
 
 // Close releases the running node's database.
@@ -244,6 +299,8 @@ func (s *Scenario) Do(d *datadriven.TestData) (string, error) {
 		return "", nil
 	case "query":
 		return s.doQuery(pos, pairs, d.Input)
+	case "voucher":
+		return "", s.doVoucher(pos, pairs)
 	}
 	return "", fmt.Errorf("unknown directive %q", d.Cmd)
 }
@@ -364,6 +421,9 @@ func (s *Scenario) doMember(pos []string, pairs []pair) error {
 		s.name(p.fp.String(), "fp:"+name)
 		s.name(strings.ToUpper(p.fp.String()), "upper:fp:"+name)
 		s.name(fmt.Sprintf("%x", p.der), "cert:"+name)
+		if pub, err := p.key.PublicKey.Bytes(); err == nil {
+			s.name(fmt.Sprintf("%x", pub), "key:"+name)
+		}
 	}
 	return nil
 }

@@ -116,7 +116,17 @@ func sign(who *person, p envelope.Payload) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := who.key.Sign(nil, envelope.Digest(body), crypto.SHA256)
+	sig, err := detSign(who.key, envelope.Digest(body))
+	if err != nil {
+		return nil, err
+	}
+	return canon.Marshal(envelope.Envelope{Payload: body, Signature: sig})
+}
+
+// detSign signs a digest as identity.Sign does (r||s, low S), with an
+// RFC 6979 nonce instead of a random one.
+func detSign(key *ecdsa.PrivateKey, digest []byte) ([]byte, error) {
+	der, err := key.Sign(nil, digest, crypto.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -130,5 +140,5 @@ func sign(who *person, p envelope.Payload) ([]byte, error) {
 	sig := make([]byte, identity.SignatureSize)
 	rs.R.FillBytes(sig[:32])
 	rs.S.FillBytes(sig[32:])
-	return canon.Marshal(envelope.Envelope{Payload: body, Signature: sig})
+	return sig, nil
 }

@@ -508,6 +508,26 @@ func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, 
 	return nil, txerr.New(txerr.UnknownMethod, "registry has no query %q", method)
 }
 
+// Accessors for other contracts, which read the registry's state through
+// contract.Context.Read(registry.Name): they read only org/<name> records.
+
+// Orgs returns the names of the channel's member orgs in st, the
+// registry's state, in byte order.
+func Orgs(st contract.State) ([]string, error) {
+	var out []string
+	err := st.Iterate([]byte(pOrg), func(k, _ []byte) bool {
+		out = append(out, string(k[len(pOrg):]))
+		return true
+	})
+	return out, err
+}
+
+// HasOrg reports whether org is a member org in st, the registry's state.
+func HasOrg(st contract.State, org string) (bool, error) {
+	v, err := st.Get(orgKey(org))
+	return v != nil, err
+}
+
 func orgKey(name string) []byte { return append(append([]byte{}, pOrg...), name...) }
 func certKey(fp identity.Fingerprint) []byte {
 	return append(append([]byte{}, pCert...), fp[:]...)
