@@ -23,9 +23,15 @@ import (
 // private to the contract (the runtime prefixes them). Iterate visits keys in
 // ascending byte order; fn returns false to stop.
 type State interface {
-	Get(key []byte) ([]byte, error)
+	Reader
 	Set(key, value []byte) error
 	Delete(key []byte) error
+}
+
+// Reader is state that can only be read: another contract's, as a call
+// sees it through Context.Read.
+type Reader interface {
+	Get(key []byte) ([]byte, error)
 	Iterate(prefix []byte, fn func(key, value []byte) bool) error
 }
 
@@ -63,12 +69,34 @@ type Context struct {
 
 	contract string
 	events   []Event
+	read     func(contract string) Reader
 }
 
 // NewContext returns a context for calling contract name.
 func NewContext(name string, caller Caller, channel string, height int64, t time.Time, txID [32]byte, sig []byte) *Context {
 	return &Context{Caller: caller, Channel: channel, Height: height, Time: t, TxID: txID, Signature: sig, contract: name}
 }
+
+// SetReader gives the call read access to other contracts' state: read
+// returns a contract's keys as the call sees them, committed state with
+// the writes of the block's earlier transactions. The runtime sets it.
+func (c *Context) SetReader(read func(contract string) Reader) { c.read = read }
+
+// Read returns another contract's state, read only, as this call sees it.
+// A contract reads another's records only through that contract's exported
+// functions, which know its key layout. Without a reader (a context the
+// runtime did not set up) every contract's state reads as empty.
+func (c *Context) Read(contract string) Reader {
+	if c.read == nil {
+		return empty{}
+	}
+	return c.read(contract)
+}
+
+type empty struct{}
+
+func (empty) Get([]byte) ([]byte, error)                         { return nil, nil }
+func (empty) Iterate([]byte, func(key, value []byte) bool) error { return nil }
 
 // Emit records an event; it is published only if the transaction commits.
 func (c *Context) Emit(typ, to string, attrs ...Attr) {

@@ -438,6 +438,7 @@ func (a *App) deliver(raw []byte, auth authResult, txLayer *statedb.Overlay, p A
 	a.spendNonce(c.tx.Creator, pl.Nonce)
 	caller := contract.Caller{ID: c.member.ID, Org: c.member.Org, Role: c.member.Role, Fingerprint: c.member.Fingerprint}
 	ctx := contract.NewContext(pl.Contract, caller, p.Channel, req.Height, req.Time, c.tx.ID, c.tx.Signature)
+	ctx.SetReader(readerOf(txLayer))
 	data, err := m.Run(ctx, statedb.View{Layer: txLayer, Prefix: contractPrefix(pl.Contract)}, pl.Args)
 	if err != nil {
 		txLayer.Reset()
@@ -457,6 +458,7 @@ func (a *App) endBlock(p AppState, req *abci.RequestFinalizeBlock) []contract.Ev
 	layer := statedb.NewOverlay(a.block)
 	for _, name := range a.enders {
 		ctx := contract.NewContext(name, contract.Caller{}, p.Channel, req.Height, req.Time, [32]byte{}, nil)
+		ctx.SetReader(readerOf(layer))
 		err := a.contracts[name].(contract.EndBlocker).EndBlock(ctx, statedb.View{Layer: layer, Prefix: contractPrefix(name)})
 		if err != nil {
 			layer.Reset()
@@ -467,6 +469,11 @@ func (a *App) endBlock(p AppState, req *abci.RequestFinalizeBlock) []contract.Ev
 		events = append(events, ctx.Events()...)
 	}
 	return events
+}
+
+// readerOf lets a call read any contract's state in layer.
+func readerOf(layer *statedb.Overlay) func(string) contract.Reader {
+	return func(name string) contract.Reader { return statedb.View{Layer: layer, Prefix: contractPrefix(name)} }
 }
 
 func resultOf(id envelope.ID, data []byte, events []contract.Event, err error) TxResult {
