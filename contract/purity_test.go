@@ -40,6 +40,7 @@ import (
 var purePackages = []string{
 	"github.com/sealnet/sealnet/contract",
 	"github.com/sealnet/sealnet/contract/audit",
+	"github.com/sealnet/sealnet/contract/certify",
 	"github.com/sealnet/sealnet/contract/condition",
 	"github.com/sealnet/sealnet/contract/index",
 	"github.com/sealnet/sealnet/contract/registry",

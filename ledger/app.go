@@ -37,6 +37,7 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/certify"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/registry"
@@ -126,7 +127,7 @@ func NewApp(db dbm.DB, log *slog.Logger) (*App, error) {
 	}
 	a.contracts = map[string]contract.Contract{}
 	a.methods = map[string]map[string]contract.Method{}
-	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New()} {
+	for _, c := range []contract.Contract{a.reg, index.New(), audit.New(), condition.New(), certify.New()} {
 		a.register(c)
 	}
 	if err := a.load(); err != nil {

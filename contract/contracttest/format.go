@@ -147,8 +147,9 @@ func (s *Scenario) event(e contract.Event) string {
 	return b.String()
 }
 
-// results prints a block's transactions; with prefix set, each line starts
-// with the transaction's label.
+// results prints a block's transactions, then the events of its end
+// (contract.EndBlocker) prefixed "end: "; with prefix set, each line of a
+// transaction starts with its label.
 func (s *Scenario) results(b *ledger.Block, labels []string, prefix bool) string {
 	var out strings.Builder
 	for i, r := range b.Txs {
@@ -160,6 +161,9 @@ func (s *Scenario) results(b *ledger.Block, labels []string, prefix bool) string
 		for _, e := range r.Events {
 			out.WriteString(p + s.event(e) + "\n")
 		}
+	}
+	for _, e := range b.Events {
+		out.WriteString("end: " + s.event(e) + "\n")
 	}
 	return out.String()
 }
