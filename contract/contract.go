@@ -24,9 +24,15 @@ import (
 // private to the contract (the runtime prefixes them). Iterate visits keys in
 // ascending byte order; fn returns false to stop.
 type State interface {
-	Get(key []byte) ([]byte, error)
+	Reader
 	Set(key, value []byte) error
 	Delete(key []byte) error
+}
+
+// Reader is state that is only read: what accessors of another contract's
+// records take (Context.Read's State is one).
+type Reader interface {
+	Get(key []byte) ([]byte, error)
 	Iterate(prefix []byte, fn func(key, value []byte) bool) error
 }
 

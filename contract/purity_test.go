@@ -41,6 +41,7 @@ var purePackages = []string{
 	"github.com/sealnet/sealnet/contract",
 	"github.com/sealnet/sealnet/contract/audit",
 	"github.com/sealnet/sealnet/contract/builtin",
+	"github.com/sealnet/sealnet/contract/certify",
 	"github.com/sealnet/sealnet/contract/compute",
 	"github.com/sealnet/sealnet/contract/condition",
 	"github.com/sealnet/sealnet/contract/credit",

@@ -3,6 +3,14 @@
 // root, message count and sequence range), and every range a sender had to
 // drop, so that nothing disappears silently. Sequence numbers must follow
 // on without gaps: a gap is either anchored or recorded as dropped.
+//
+// A stream whose first anchor names a module purpose is a certified
+// stream: each of its anchors names the module that processed the batch
+// (the SHA-256 of its bytes), and the contract refuses an anchor whose
+// module the certify contract does not hold certified for that purpose on
+// the channel in the anchor's block. A stream whose first anchor names no
+// purpose stays uncertified (the rule-based streams of the DCMB's
+// configuration) and its anchors name no module.
 package audit
 
 import (
@@ -12,7 +20,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/sealnet/sealnet/canon"
+	"github.com/sealnet/sealnet/certify/manifest"
 	"github.com/sealnet/sealnet/contract"
+	"github.com/sealnet/sealnet/contract/certify"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/txerr"
 )
@@ -47,6 +57,9 @@ type Stream struct {
 	// Undelivered counts anchored messages the receiver never acknowledged
 	// (the sender gave them up after its spool timeout).
 	Undelivered uint64 `cbor:"undelivered" json:"undelivered"`
+	// Purpose is the module purpose the stream's first anchor fixed; ""
+	// for an uncertified stream.
+	Purpose string `cbor:"purpose,omitempty" json:"purpose,omitempty"`
 }
 
 // Batch is one anchored (or dropped) range.
@@ -61,6 +74,7 @@ type Batch struct {
 	IntervalEnd   int64  `cbor:"interval_end" json:"interval_end"`
 	Dropped       string `cbor:"dropped,omitempty" json:"dropped,omitempty"`         // the reason, for a range dropped before anchoring
 	Undelivered   string `cbor:"undelivered,omitempty" json:"undelivered,omitempty"` // the reason, for an anchored batch never delivered
+	Module        string `cbor:"module,omitempty" json:"module,omitempty"`           // hex; the certified module that processed the batch
 	Height        int64  `cbor:"height" json:"height"`
 	TXNumber      string `cbor:"tx_number" json:"tx_number"`
 }
@@ -76,6 +90,12 @@ type AnchorArgs struct {
 	Salt          []byte `cbor:"salt,omitempty"`
 	IntervalStart int64  `cbor:"interval_start"`
 	IntervalEnd   int64  `cbor:"interval_end"`
+	// Purpose, on a stream's first anchor, makes it a certified stream for
+	// that module purpose; a later anchor may repeat it.
+	Purpose string `cbor:"purpose,omitempty"`
+	// Module is the SHA-256 of the module that processed the batch: on
+	// every anchor of a certified stream, on none of another.
+	Module []byte `cbor:"module,omitempty"`
 }
 
 // DropArgs records a range that was never delivered: either the next
@@ -186,16 +206,55 @@ func (c Contract) anchor(ctx *contract.Context, st contract.State, raw []byte) (
 	if a.IntervalEnd < a.IntervalStart {
 		return nil, txerr.New(txerr.BadArgs, "interval ends before it starts")
 	}
+	if err := checkModule(ctx, s, &a); err != nil {
+		return nil, err
+	}
 	b := &Batch{Stream: a.Stream, FirstSeq: a.FirstSeq, Count: a.Count, Root: hex.EncodeToString(a.Root), Mode: a.Mode,
 		Salt: hex.EncodeToString(a.Salt), IntervalStart: a.IntervalStart, IntervalEnd: a.IntervalEnd,
-		Height: ctx.Height, TXNumber: hex.EncodeToString(ctx.TxID[:])}
+		Module: hex.EncodeToString(a.Module), Height: ctx.Height, TXNumber: hex.EncodeToString(ctx.TxID[:])}
 	s.Next += a.Count
 	s.Batches++
 	if err := save(st, s, b); err != nil {
 		return nil, err
 	}
-	ctx.Emit("anchored", s.Receiver, contract.Attr{Key: "stream", Value: s.Name}, contract.Attr{Key: "root", Value: b.Root})
+	attrs := []contract.Attr{{Key: "stream", Value: s.Name}, {Key: "root", Value: b.Root}}
+	if b.Module != "" {
+		attrs = append(attrs, contract.Attr{Key: "module", Value: b.Module})
+	}
+	ctx.Emit("anchored", s.Receiver, attrs...)
 	return contract.Result(b)
+}
+
+// checkModule applies the stream's module purpose to an anchor: the
+// stream's first anchor fixes it (or leaves the stream uncertified), and
+// every anchor of a certified stream names a module the certify contract
+// holds certified for it on this channel in this block.
+func checkModule(ctx *contract.Context, s *Stream, a *AnchorArgs) error {
+	if s.Batches == 0 && a.Purpose != "" {
+		if err := manifest.CheckName("purpose", a.Purpose); err != nil {
+			return txerr.New(txerr.BadArgs, "%v", err)
+		}
+		s.Purpose = a.Purpose
+	}
+	if a.Purpose != "" && a.Purpose != s.Purpose {
+		if s.Purpose == "" {
+			return txerr.New(txerr.Rejected, "stream %s was started without a module purpose: it stays uncertified", s.Name)
+		}
+		return txerr.New(txerr.Rejected, "stream %s is for module purpose %s, not %s", s.Name, s.Purpose, a.Purpose)
+	}
+	if s.Purpose == "" {
+		if len(a.Module) != 0 {
+			return txerr.New(txerr.Rejected, "stream %s has no module purpose: only the anchors of a stream whose first anchor named one name a module", s.Name)
+		}
+		return nil
+	}
+	if len(a.Module) == 0 {
+		return txerr.New(txerr.Rejected, "stream %s needs a module certified for %s: the anchor names none", s.Name, s.Purpose)
+	}
+	if len(a.Module) != 32 {
+		return txerr.New(txerr.BadArgs, "module hash is %d bytes, want 32", len(a.Module))
+	}
+	return certify.Check(ctx.Read(certify.Name), ctx.Channel, s.Purpose, a.Module, ctx.Height)
 }
 
 func (c Contract) drop(ctx *contract.Context, st contract.State, raw []byte) ([]byte, error) {

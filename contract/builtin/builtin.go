@@ -7,6 +7,7 @@ package builtin
 import (
 	"github.com/sealnet/sealnet/contract"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/certify"
 	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/credit"
@@ -18,6 +19,6 @@ import (
 // Contracts returns fresh instances of the built-in contracts, for one
 // channel.
 func Contracts() []contract.Contract {
-	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New(), compute.New(),
+	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New(), compute.New(), certify.New(),
 		credit.New(paych.Name), paych.New()}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/contract/certify"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/credit"
 	"github.com/sealnet/sealnet/contract/index"
@@ -83,6 +84,17 @@ var argTypes = map[string]any{
 	"paych.settle":  paych.VoucherArgs{},
 	"paych.collect": paych.ChannelArgs{},
 	"paych?channel": paych.ChannelArgs{},
+
+	"certify.set_policy":  certify.SetPolicyArgs{},
+	"certify.propose":     certify.ProposeArgs{},
+	"certify.vote":        certify.VoteArgs{},
+	"certify.revoke":      certify.RevokeArgs{},
+	"certify?modules":     certify.ModuleQuery{},
+	"certify?module":      certify.ModuleQuery{},
+	"certify?votes":       certify.ModuleQuery{},
+	"certify?revocations": certify.ModuleQuery{},
+	"certify?status":      certify.ModuleQuery{},
+	"certify?certified":   certify.CertifiedQuery{},
 }
 
 // value is an argument value in both its forms: text for string fields,
@@ -134,6 +146,24 @@ func (s *Scenario) resolve(v string) (value, error) {
 		}
 		h := sha256.Sum256(t.sig)
 		return both(h[:]), nil
+	case "result":
+		label, field, _ := strings.Cut(rest, ".")
+		t, ok := s.txs[label]
+		if !ok || t.result == nil {
+			return value{}, fmt.Errorf("%s: transaction %q has no result", v, label)
+		}
+		res, err := canon.ToJSONable(t.result)
+		if err != nil {
+			return value{}, fmt.Errorf("%s: %v", v, err)
+		}
+		m, _ := res.(map[string]any)
+		text, ok := m[field].(string)
+		if !ok {
+			return value{}, fmt.Errorf("%s: the result has no text field %q", v, field)
+		}
+		s.name(text, v)
+		b, err := hex.DecodeString(text)
+		return value{s: text, b: b, hasBytes: err == nil}, nil
 	case "sha256":
 		h := sha256.Sum256([]byte(rest))
 		s.name(hex.EncodeToString(h[:]), v)
@@ -250,17 +280,51 @@ func (s *Scenario) encodeArgs(target string, pairs []pair, input string) ([]byte
 	return canon.Marshal(rv.Interface())
 }
 
+// splitArgs takes out of pairs those that fill a field of target's
+// argument type, before the rest are read as options.
+func splitArgs(target string, pairs []pair) (args, rest []pair) {
+	proto, typed := argTypes[target]
+	if !typed {
+		return nil, pairs
+	}
+	rv := reflect.New(reflect.TypeOf(proto)).Elem()
+	for _, p := range pairs {
+		if _, ok := fieldByTag(rv, p.key); ok {
+			args = append(args, p)
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	return args, rest
+}
+
 type pair struct {
 	key  string
 	vals []string
 }
 
+// fieldByTag finds the field a key names: by its CBOR name, in the struct
+// or in a struct it embeds; "a.b" is field b of the struct in field a.
 func fieldByTag(rv reflect.Value, key string) (reflect.Value, bool) {
+	head, rest, nested := strings.Cut(key, ".")
 	t := rv.Type()
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("cbor"), ",")
-		if name == key {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if v, ok := fieldByTag(rv.Field(i), key); ok {
+				return v, true
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("cbor"), ",")
+		switch {
+		case name != head:
+		case !nested:
 			return rv.Field(i), true
+		case f.Type.Kind() == reflect.Struct:
+			return fieldByTag(rv.Field(i), rest)
+		default:
+			return reflect.Value{}, false
 		}
 	}
 	return reflect.Value{}, false

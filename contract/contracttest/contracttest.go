@@ -47,10 +47,13 @@
 //	    <height>.<index>); nonces count up from 1 unless given; the
 //	    timestamp is the next block's time plus ts; channel defaults to
 //	    the scenario's. as, nonce, ts and channel are therefore not
-//	    argument names.
+//	    argument names, unless the method's argument type has a field of
+//	    that name (certify's channel): then the pair fills the field.
 //	block
 //	    Runs the queued transactions in one block on both nodes and prints
-//	    each result and event, prefixed by the transaction's label.
+//	    each result and event, prefixed by the transaction's label, then
+//	    the events of the block's end (contract.EndBlocker) prefixed
+//	    "end: ".
 //	call <signer> <contract>.<method> [...]
 //	    tx and block in one, printed without the label.
 //	advance <duration>
@@ -68,8 +71,9 @@
 // their events after the block's transactions, each line prefixed "end: ".
 //
 // A call's arguments are encoded as canonical CBOR of the method's argument
-// type (key = the field's CBOR name, the value typed by the field); fields
-// not given are left zero. Arguments no Go type describes (a wrong type, an
+// type (key = the field's CBOR name, the value typed by the field; a field
+// of an embedded struct by its own name, a field of a struct-valued field
+// as outer.inner); fields not given are left zero. Arguments no Go type describes (a wrong type, an
 // unknown field) can be given instead as a JSON object in the directive's
 // input, between the directive and "----".
 //
@@ -94,6 +98,8 @@
 //	repeat:<n>:<s>   s, n times
 //	upper:<value>    the value's text in upper case
 //	voucher:<label>  a voucher made by the voucher directive
+//	result:<label>.<field>  a text field of a transaction's result (as bytes:
+//	                 its hex digits decoded)
 //	now, now+<d>     the next block's time in Unix nanoseconds (integers)
 //
 // Byte fields take only these forms; true and false fill booleans.
@@ -184,10 +190,11 @@ type Scenario struct {
 }
 
 type sentTx struct {
-	label string
-	id    envelope.ID
-	sig   []byte
-	raw   []byte
+	label  string
+	id     envelope.ID
+	sig    []byte
+	raw    []byte
+	result []byte // its result once its block ran (canonical CBOR)
 }
 
 // New makes a scenario whose restarted node keeps its database in dir.
@@ -481,10 +488,6 @@ func (s *Scenario) doTx(pos []string, pairs []pair, input string) (*sentTx, erro
 	if !s.genesis {
 		return nil, fmt.Errorf("a transaction before genesis")
 	}
-	opts, rest, err := options(pairs, "as", "nonce", "ts", "channel")
-	if err != nil {
-		return nil, err
-	}
 	if len(pos) != 2 {
 		return nil, fmt.Errorf("usage: tx <signer> <contract>.<method> [<arg>=<value>...]")
 	}
@@ -496,7 +499,12 @@ func (s *Scenario) doTx(pos []string, pairs []pair, input string) (*sentTx, erro
 	if !ok {
 		return nil, fmt.Errorf("%q: want <contract>.<method>", pos[1])
 	}
-	args, err := s.encodeArgs(contractName+"."+method, rest, input)
+	argPairs, optPairs := splitArgs(contractName+"."+method, pairs)
+	opts, rest, err := options(optPairs, "as", "nonce", "ts", "channel")
+	if err != nil {
+		return nil, err
+	}
+	args, err := s.encodeArgs(contractName+"."+method, append(argPairs, rest...), input)
 	if err != nil {
 		return nil, err
 	}
@@ -558,6 +566,9 @@ func (s *Scenario) doBlock(prefix bool) (string, error) {
 	b, err := s.tw.block(&abci.RequestFinalizeBlock{Txs: txs, Height: s.height + 1, Time: at})
 	if err != nil {
 		return "", err
+	}
+	for i, tx := range s.queue {
+		tx.result = b.Txs[i].Data
 	}
 	s.height, s.now, s.skip, s.queue = s.height+1, at, 0, nil
 	return s.results(b, labels, prefix), nil

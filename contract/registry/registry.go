@@ -455,6 +455,20 @@ func (c *Contract) Revoked(st contract.State, fp identity.Fingerprint) (bool, er
 	return rev != nil, err
 }
 
+// IsOrg reports whether org is a member org of the channel, read from the
+// registry's state r (another contract reads it through Context.Read).
+func IsOrg(r contract.Reader, org string) (bool, error) {
+	v, err := r.Get(orgKey(org))
+	return v != nil, err
+}
+
+// CountOrgs counts the channel's member orgs in the registry's state r.
+func CountOrgs(r contract.Reader) (int, error) {
+	n := 0
+	err := r.Iterate([]byte(pOrg), func(_, _ []byte) bool { n++; return true })
+	return n, err
+}
+
 func (c *Contract) cert(st contract.State, fp identity.Fingerprint) (*Cert, error) {
 	raw, err := st.Get(certKey(fp))
 	if err != nil {
