@@ -37,7 +37,8 @@ func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 		Forget: d.Store.Forget, Log: d.Log,
 	})
 	d.closers = append(d.closers, func() error { d.Custodian.Close(); return nil })
-	keepGate(n, net.Gate, d.Log)
+	stopGate := keepGate(n, net.Gate, d.Log)
+	d.closers = append(d.closers, func() error { stopGate(); return nil })
 	net.KeepConnected(cfg.P2P.Peers)
 	d.Log.Info("p2p host up", "peer_id", net.Host.ID(), "addrs", fmt.Sprint(net.Host.Addrs()))
 	return nil
@@ -45,22 +46,28 @@ func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 
 // keepGate sets the gate's members from every hosted channel's registry,
 // and again whenever a block changes a registry or the node starts hosting
-// another channel.
-func keepGate(n *node.Node, gate *p2p.Gate, log *slog.Logger) {
+// another channel: through one refresher, so an older member set never
+// replaces a newer one. It returns the refresher's stop.
+func keepGate(n *node.Node, gate *p2p.Gate, log *slog.Logger) func() {
 	refresh := func() { gate.Refresh(registries(n, log)) }
+	// the gate admits the members before the node serves anyone; the poke
+	// below reads again whatever committed since
+	refresh()
+	r := p2p.NewRefresher(refresh)
 	n.OnChannel(func(c *ledger.Channel) {
 		c.App.OnCommit(func(b *ledger.Block) {
-			for _, r := range b.Txs {
-				for _, e := range r.Events {
+			for _, tx := range b.Txs {
+				for _, e := range tx.Events {
 					if e.Contract == registry.Name {
-						go refresh()
+						r.Poke()
 						return
 					}
 				}
 			}
 		})
-		refresh()
+		r.Poke()
 	})
+	return r.Close
 }
 
 // registries reads the enrolled certificates of every hosted channel.

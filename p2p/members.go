@@ -55,3 +55,45 @@ func (g *Gate) Admits(p peer.ID, channels []string) bool {
 	}
 	return false
 }
+
+// Refresher runs a refresh whenever it is poked, one at a time, in one
+// goroutine: a refresh reads the latest committed registries, so a newer
+// member set is never replaced by an older one (as goroutines started per
+// block could do, finishing out of order), and pokes that come while a
+// refresh runs fold into one more run after it, so none is lost.
+type Refresher struct {
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// NewRefresher starts the goroutine that runs refresh on each Poke.
+func NewRefresher(refresh func()) *Refresher {
+	r := &Refresher{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-r.wake:
+				refresh()
+			}
+		}
+	}()
+	return r
+}
+
+// Poke asks for a refresh; it never blocks.
+func (r *Refresher) Poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default: // one is pending already: it will read the latest state
+	}
+}
+
+// Close stops the refresher and waits for a refresh in progress.
+func (r *Refresher) Close() {
+	close(r.stop)
+	<-r.done
+}

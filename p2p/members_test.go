@@ -3,6 +3,8 @@ package p2p
 import (
 	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,5 +85,48 @@ func TestRefreshFromRegistries(t *testing.T) {
 	g.Refresh(map[string][]registry.Cert{"quality": {nodeCert}})
 	if g.Admits(aliceID, []string{"default"}) {
 		t.Error("a member of a channel no longer hosted kept its access")
+	}
+}
+
+// Pokes from many goroutines run the refresh one at a time, and the last
+// poke is always followed by a refresh that sees what it announced.
+func TestRefresherRunsOneAtATimeAndLosesNoPoke(t *testing.T) {
+	var running, maxRunning, version, seen atomic.Int64
+	r := NewRefresher(func() {
+		n := running.Add(1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		v := version.Load()
+		time.Sleep(time.Millisecond)
+		seen.Store(v)
+		running.Add(-1)
+	})
+	defer r.Close()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				version.Add(1)
+				r.Poke()
+			}
+		}()
+	}
+	wg.Wait()
+	final := version.Load()
+	deadline := time.Now().Add(5 * time.Second)
+	for seen.Load() != final && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := seen.Load(); got != final {
+		t.Fatalf("the last refresh saw version %d, the last poke announced %d", got, final)
+	}
+	if m := maxRunning.Load(); m != 1 {
+		t.Fatalf("%d refreshes ran at once", m)
 	}
 }
