@@ -7,12 +7,12 @@ package custodian
 import (
 	"crypto/ecdsa"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/share"
 )
@@ -36,10 +36,11 @@ func (k *keyStore) put(channel, c string, key []byte, owner identity.Fingerprint
 		return err
 	}
 	p := k.path(channel, c)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(p, []byte(hex.EncodeToString(wrapped)+"\n"+owner.String()+"\n"), 0o600)
+	// replaced whole or not at all: a torn key would read as purged
+	return durable.WriteFile(p, []byte(hex.EncodeToString(wrapped)+"\n"+owner.String()+"\n"), 0o600)
 }
 
 // read reads a key file: the wrapped key, then its owner's fingerprint
@@ -87,8 +88,5 @@ func (k *keyStore) destroy(channel, c string) error {
 		f.Sync()
 		f.Close()
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
+	return durable.Remove(p)
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sealnet/sealnet/identity"
@@ -55,5 +57,47 @@ func TestKeyFileFormat(t *testing.T) {
 	}
 	if err := k.destroy("default", obj); err != nil {
 		t.Fatalf("destroying twice: %v", err)
+	}
+}
+
+// A write that fails midway (here: the file-size limit, as a full disk or
+// an I/O error would) leaves the key that was there whole: the custodian
+// never reads a torn key as a purged one.
+func TestFailedPutKeepsTheOldKey(t *testing.T) {
+	nodeKey, err := identity.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &keyStore{dir: t.TempDir(), key: nodeKey}
+	old := bytes.Repeat([]byte{1}, 32)
+	var owner identity.Fingerprint
+	if err := k.put("default", obj, old, owner); err != nil {
+		t.Fatal(err)
+	}
+	// writes past 100 bytes fail with EFBIG instead of raising SIGXFSZ
+	signal.Ignore(syscall.SIGXFSZ)
+	defer signal.Reset(syscall.SIGXFSZ)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	small := lim
+	small.Cur = 100
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &small); err != nil {
+		t.Fatal(err)
+	}
+	err = k.put("default", obj, bytes.Repeat([]byte{2}, 32), owner)
+	if rerr := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil {
+		t.Fatal("a put whose write failed returned nil")
+	}
+	got, err := k.load("default", obj)
+	if err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("after a failed put the key reads %x, %v; want the old key whole", got, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(k.dir, "default")); len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
 	}
 }
