@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/wire"
 )
 
 // Config is a DCMB configuration (dcmb.toml): the streams this node sends
@@ -202,8 +203,8 @@ func (s *StreamConfig) validate() error {
 	if s.MaxBatch == 0 {
 		s.MaxBatch = DefaultMaxBatch
 	}
-	if s.MaxBatch < 1 || s.MaxBatch > maxBatchLen {
-		return fmt.Errorf("max_batch %d: want 1-%d", s.MaxBatch, maxBatchLen)
+	if s.MaxBatch < 1 || s.MaxBatch > wire.MaxBatchLen {
+		return fmt.Errorf("max_batch %d: want 1-%d", s.MaxBatch, wire.MaxBatchLen)
 	}
 	if s.SpoolBytes == 0 {
 		s.SpoolBytes = DefaultSpoolBytes

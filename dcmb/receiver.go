@@ -21,6 +21,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/wire"
 	"github.com/sealnet/sealnet/evidence"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/p2p"
@@ -105,7 +106,7 @@ func (r *Runtime) handle(st network.Stream) {
 	br := bufio.NewReaderSize(st, 256<<10)
 	bw := bufio.NewWriter(st)
 	reply := func(f any) error {
-		if err := writeFrame(bw, encodeFrame(f)); err != nil {
+		if err := wire.WriteFrame(bw, wire.Encode(f)); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -121,7 +122,7 @@ func (r *Runtime) handle(st network.Stream) {
 		return
 	}
 	st.SetReadDeadline(time.Now().Add(30 * time.Second))
-	raw, err := readFrame(br)
+	raw, err := wire.ReadFrame(br)
 	if err != nil {
 		reject(0, "hello: %v", err)
 		return
@@ -252,7 +253,7 @@ func (r *Runtime) isAnchoringNode(cs *audit.Stream, p peer.ID) error {
 // readBatch reads a Head and the frames of its messages.
 func (rv *receiver) readBatch(br *bufio.Reader, h *Hello) (*Batch, error) {
 	next := func() (any, error) {
-		raw, err := readFrame(br)
+		raw, err := wire.ReadFrame(br)
 		if err != nil {
 			return nil, err
 		}
@@ -269,7 +270,7 @@ func (rv *receiver) readBatch(br *bufio.Reader, h *Hello) (*Batch, error) {
 	if !ok {
 		return nil, fmt.Errorf("expected a batch head, got %T", f)
 	}
-	if head.Count == 0 || head.Count > maxBatchLen {
+	if head.Count == 0 || head.Count > wire.MaxBatchLen {
 		return nil, fmt.Errorf("batch of %d messages", head.Count)
 	}
 	b := &Batch{Stream: h.Stream, Mode: h.Mode, FirstSeq: head.FirstSeq, Count: head.Count}

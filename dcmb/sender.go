@@ -21,6 +21,7 @@ import (
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/dcmb/wire"
 	"github.com/sealnet/sealnet/evidence"
 	"github.com/sealnet/sealnet/txerr"
 )
@@ -610,7 +611,7 @@ func (l *link) close() { l.st.Reset() }
 
 func (l *link) read(d time.Duration) (any, error) {
 	l.st.SetReadDeadline(time.Now().Add(d))
-	raw, err := readFrame(l.r)
+	raw, err := wire.ReadFrame(l.r)
 	if err != nil {
 		return nil, err
 	}
@@ -658,7 +659,7 @@ func (s *sender) connect(ctx context.Context) (*link, uint64, error) {
 		if s.cfg.Mode == audit.ModeSealed {
 			h.Secret = s.secret[:]
 		}
-		if err := writeFrame(l.w, encodeFrame(h)); err != nil || l.w.Flush() != nil {
+		if err := wire.WriteFrame(l.w, wire.Encode(h)); err != nil || l.w.Flush() != nil {
 			l.close()
 			errs = append(errs, fmt.Errorf("hello: %v", err))
 			continue
@@ -682,7 +683,7 @@ func (s *sender) connect(ctx context.Context) (*link, uint64, error) {
 // sequence number.
 func (l *link) send(b *Batch, s *sender) (uint64, error) {
 	l.st.SetWriteDeadline(time.Now().Add(60 * time.Second))
-	if err := writeFrame(l.w, encodeFrame(&Head{FirstSeq: b.FirstSeq, Count: b.Count})); err != nil {
+	if err := wire.WriteFrame(l.w, wire.Encode(&Head{FirstSeq: b.FirstSeq, Count: b.Count})); err != nil {
 		return 0, err
 	}
 	if s.cfg.Deliver == DeliverHashes {
@@ -694,7 +695,7 @@ func (l *link) send(b *Batch, s *sender) (uint64, error) {
 				f.Keys = append(f.Keys, m.Key)
 				f.Times = append(f.Times, m.Time)
 			}
-			if err := writeFrame(l.w, encodeFrame(f)); err != nil {
+			if err := wire.WriteFrame(l.w, wire.Encode(f)); err != nil {
 				return 0, err
 			}
 		}
@@ -705,7 +706,7 @@ func (l *link) send(b *Batch, s *sender) (uint64, error) {
 				size += len(b.Msgs[j].Value) + len(b.Msgs[j].Key) + 24
 				j++
 			}
-			if err := writeFrame(l.w, encodeFrame(&Chunk{Msgs: b.Msgs[i:j]})); err != nil {
+			if err := wire.WriteFrame(l.w, wire.Encode(&Chunk{Msgs: b.Msgs[i:j]})); err != nil {
 				return 0, err
 			}
 			i = j
