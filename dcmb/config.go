@@ -1,10 +1,12 @@
 package dcmb
 
+// This file holds the DCMB configuration (dcmb.toml): its sections,
+// defaults and validation, and the stream secrets kept beside it.
+
 import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/core"
 	"github.com/sealnet/sealnet/dcmb/wire"
 )
 
@@ -68,14 +71,7 @@ type SourceConfig struct {
 // when Above < value < Below, the DCMB submits hash(label, salt) to the
 // condition contract. It submits on entering the range, not for every
 // message; leaving the range re-arms it.
-type Rule struct {
-	Key       string   `toml:"key"` // only messages of this key ("" any)
-	Above     *float64 `toml:"above"`
-	Below     *float64 `toml:"below"`
-	Label     string   `toml:"label"`
-	Condition string   `toml:"condition"`  // condition ID registered by the interested org
-	LabelSalt string   `toml:"label_salt"` // shared with that org
-}
+type Rule = core.Rule
 
 // ReceiveConfig accepts one stream from a sending org.
 type ReceiveConfig struct {
@@ -233,17 +229,6 @@ func (s *StreamConfig) validate() error {
 		}
 	}
 	return nil
-}
-
-func (r Rule) matches(v float64) bool {
-	lo, hi := math.Inf(-1), math.Inf(1)
-	if r.Above != nil {
-		lo = *r.Above
-	}
-	if r.Below != nil {
-		hi = *r.Below
-	}
-	return v > lo && v < hi
 }
 
 // readSecret loads a stream secret, creating a random one if absent.

@@ -129,8 +129,10 @@ func (s *Session) skipGap(b *wire.Batch, at uint64) {
 			s.reject(b.FirstSeq, false, "batch at %d skips messages %d-%d that the chain does not record as dropped", b.FirstSeq, s.in.next, b.FirstSeq-1)
 			return
 		}
-		s.emit(logf(slog.LevelWarn, "sender dropped a range, recorded on chain", "first_seq", at, "count", r.Record.Count,
-			"reason", r.Record.Dropped+r.Record.Undelivered))
+		l := logf(slog.LevelWarn, "sender dropped a range, recorded on chain", "first_seq", at, "count", r.Record.Count,
+			"reason", r.Record.Dropped+r.Record.Undelivered)
+		l.Stream = b.Stream
+		s.emit(l)
 		at += r.Record.Count
 		switch {
 		case at < b.FirstSeq:

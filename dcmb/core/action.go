@@ -19,13 +19,16 @@ type Event interface{ event() }
 // Action is something a machine asks its driver to do.
 type Action interface{ action() }
 
-// Log is a line for the driver's log (of the stream, or of the
-// connection). Attrs are key, value pairs as slog takes them; values are
-// never logged.
+// Log is a line for the driver's log. Attrs are key, value pairs as slog
+// takes them; message values are never among them. Stream names the
+// stream a receiving connection's line is about, to be logged in that
+// stream's context ("": the machine's own context, a sender's stream or
+// a connection).
 type Log struct {
-	Level slog.Level
-	Msg   string
-	Attrs []any
+	Level  slog.Level
+	Msg    string
+	Attrs  []any
+	Stream string
 }
 
 // Count reports progress for the runtime's statistics: messages

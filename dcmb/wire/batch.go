@@ -1,5 +1,8 @@
 package wire
 
+// This file holds the Batch: its commitment (sealed leaves and root,
+// paper-mode Argon2id) and its file format, SNDCMB2.
+
 import (
 	"bytes"
 	"crypto/sha256"

@@ -1,5 +1,8 @@
 package wire
 
+// This file holds the frames of /sealnet/dcmb/1, their encoding, and how
+// a batch is split into them.
+
 import (
 	"fmt"
 	"iter"
