@@ -118,11 +118,18 @@ func (s *sender) run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var armed time.Time
+	rearm := true // the deadline may have moved: messages alone move it only when they cut a batch
 	for {
-		s.dispatch(m, w)
-		if d := m.Deadline(); !d.Equal(armed) {
-			armed = d
-			timer.Reset(max(time.Until(d), time.Millisecond))
+		if m.HasReady() {
+			s.dispatch(m, w)
+			rearm = true
+		}
+		if rearm {
+			if d := m.Deadline(); !d.Equal(armed) {
+				armed = d
+				timer.Reset(max(time.Until(d), time.Millisecond))
+			}
+			rearm = false
 		}
 		src := in
 		if m.Backlog() >= core.MaxBacklog {
@@ -145,9 +152,11 @@ func (s *sender) run(ctx context.Context) error {
 			}
 		case ev := <-events:
 			m.Step(time.Now(), ev)
+			rearm = true
 		case <-timer.C:
 			armed = time.Time{}
 			m.Step(time.Now(), core.Tick{})
+			rearm = true
 		case <-srcDone:
 			// drain what the source delivered, then keep cutting intervals
 			// (nothing more arrives) until ctx ends
@@ -167,7 +176,7 @@ func (s *sender) run(ctx context.Context) error {
 
 func (s *sender) read(m *core.Sender, msg source.Message) {
 	s.r.Stats.Collected.Add(1)
-	m.Step(time.Now(), core.Read{Key: msg.Key, Value: msg.Value, Time: msg.Time.UnixNano()})
+	m.ReadMessage(time.Now(), core.Read{Key: msg.Key, Value: msg.Value, Time: msg.Time.UnixNano()})
 }
 
 // dispatch hands the Sender's actions to whoever performs them.
