@@ -13,6 +13,7 @@ import (
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/internal/testutil"
 )
 
 // Hash delivery (Algorithm 2 on hashes alone): the receiver gets leaf
@@ -30,7 +31,7 @@ func TestHashDelivery(t *testing.T) {
 	for i := range 20 {
 		src.c <- source.Message{Key: "gauge", Value: []byte(value(i)), Time: time.Now()}
 	}
-	waitFor(t, "20 leaves delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 20 })
+	testutil.WaitFor(t, "20 leaves delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 20 })
 	if !strings.Contains(string(logs.Bytes()), `msg="action fired" org=org2 module=dcmb stream=line-4 from=org1 action=inspect seq=7`) {
 		t.Fatal("the action on hashes did not fire for message 7")
 	}
@@ -60,7 +61,7 @@ func TestPaperMode(t *testing.T) {
 	for i := range 12 {
 		src.c <- source.Message{Key: "gauge", Value: []byte(value(i)), Time: time.Now()}
 	}
-	waitFor(t, "12 messages delivered", time.Minute, func() bool { return send.rt.Stats.Delivered.Load() == 12 })
+	testutil.WaitFor(t, "12 messages delivered", time.Minute, func() bool { return send.rt.Stats.Delivered.Load() == 12 })
 	if recv.rt.Stats.Received.Load() != 12 {
 		t.Fatalf("received %d", recv.rt.Stats.Received.Load())
 	}
@@ -101,7 +102,7 @@ func TestOversizedValueRecordedAsDropped(t *testing.T) {
 	for _, v := range [][]byte{[]byte(value(0)), bytes.Repeat([]byte("x"), dcmb.MaxValue+1), []byte(value(2))} {
 		src.c <- source.Message{Key: "gauge", Value: v, Time: time.Now()}
 	}
-	waitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
+	testutil.WaitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
 	var st audit.Stream
 	if err := owner.API.Query(context.Background(), "default", audit.Name, "stream", map[string]string{"stream": "line-4"}, &st); err != nil {
 		t.Fatal(err)
