@@ -12,9 +12,11 @@
 //  1. Build it with NewSender from what it read at start: this node's
 //     org, the chain's record of the stream and the spooled batches with
 //     the chain's record of each one's range.
-//  2. Call Step with every event as it happens, and with Tick no later
-//     than Deadline. Every call passes the current time; the Sender keeps
-//     no other clock.
+//  2. Call Step with every event as it happens (ReadMessage for a
+//     message: the same without boxing it), and Step Tick once Deadline
+//     has come, whatever else happened: retries and timeouts fall due
+//     only then. Every call passes the current time; the Sender keeps no
+//     other clock.
 //  3. After Step, while HasReady, take Ready's actions, hand each to
 //     whoever performs it, then call Advance. Perform the actions of one
 //     kind in the order given: Seal and Forget touch the spool, Anchor,
