@@ -33,12 +33,12 @@ func randomDrive(t *testing.T, seed uint64) {
 	}
 	now := t0
 	var (
-		read     uint64        // messages read
-		sealed   uint64        // the next sequence number a Seal must start at
-		sealing  *wire.Batch   // outstanding Seal
-		anchor   *Anchor       // outstanding Anchor
-		deliver  Action        // outstanding delivery action
-		acked    uint64        // what the receiver holds
+		read     uint64      // messages read
+		sealed   uint64      // the next sequence number a Seal must start at
+		sealing  *wire.Batch // outstanding Seal
+		anchor   *Anchor     // outstanding Anchor
+		deliver  Action      // outstanding delivery action
+		acked    uint64      // what the receiver holds
 		spooled  = map[uint64]bool{}
 		anchored = map[uint64]bool{}
 		up       bool // the receiver is reachable
