@@ -14,9 +14,9 @@ import (
 	"github.com/sealnet/sealnet/dcmb/wire"
 )
 
-// MaxBacklog is the number of cut batches waiting for the sealer at which
-// the driver stops reading the source.
-const MaxBacklog = 3
+// MaxBacklog is the number of cut batches waiting for the sealer (the
+// one it seals included) at which the driver stops reading the source.
+const MaxBacklog = 4
 
 // SenderConfig is what the Sender needs of a stream's configuration.
 type SenderConfig struct {
