@@ -121,19 +121,16 @@ func (s *Session) accept(b *wire.Batch) {
 func (s *Session) skipGap(b *wire.Batch, at uint64) {
 	s.request(ReadRecord{Stream: b.Stream, First: at}, func(t int64, ev Event) {
 		r := ev.(Record)
-		switch {
-		case r.Err != nil:
-			s.reject(b.FirstSeq, false, "%v", r.Err)
-			return
-		case r.Record == nil || (r.Record.Dropped == "" && r.Record.Undelivered == ""):
-			s.reject(b.FirstSeq, false, "batch at %d skips messages %d-%d that the chain does not record as dropped", b.FirstSeq, s.in.next, b.FirstSeq-1)
+		end, err := SkipRange(b.FirstSeq, s.in.next, at, r.Record, r.Err)
+		if err != nil {
+			s.reject(b.FirstSeq, false, "%v", err)
 			return
 		}
 		l := logf(slog.LevelWarn, "sender dropped a range, recorded on chain", "first_seq", at, "count", r.Record.Count,
 			"reason", r.Record.Dropped+r.Record.Undelivered)
 		l.Stream = b.Stream
 		s.emit(l)
-		at += r.Record.Count
+		at = end
 		switch {
 		case at < b.FirstSeq:
 			s.skipGap(b, at)
@@ -150,6 +147,21 @@ func (s *Session) skipGap(b *wire.Batch, at uint64) {
 			})
 		}
 	})
+}
+
+// SkipRange checks one range of a gap that a batch at to leaves after
+// held, the first sequence number not received: rec is the chain's record
+// of the range starting at at (or the error reading it), which must
+// record it as dropped before anchoring or as undelivered. It returns
+// where the range ends.
+func SkipRange(to, held, at uint64, rec *audit.Batch, err error) (uint64, error) {
+	switch {
+	case err != nil:
+		return 0, err
+	case rec == nil || (rec.Dropped == "" && rec.Undelivered == ""):
+		return 0, fmt.Errorf("batch at %d skips messages %d-%d that the chain does not record as dropped", to, held, to-1)
+	}
+	return at + rec.Count, nil
 }
 
 // anchor reads the batch's anchor, verifies the batch against it and

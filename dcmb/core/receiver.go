@@ -38,9 +38,6 @@ type Inbox struct {
 	secret []byte // sealed mode: the stream secret, once received
 }
 
-// Next is the next sequence number the inbox lacks.
-func (in *Inbox) Next() uint64 { return in.next }
-
 // Receiver is a node's receiving side on one channel.
 type Receiver struct {
 	channel, org string
@@ -54,10 +51,8 @@ func NewReceiver(channel, org string) *Receiver {
 
 // Add accepts a stream, resuming at next with the secret held (nil:
 // none yet). Add every stream before the first Open.
-func (r *Receiver) Add(cfg InboxConfig, next uint64, secret []byte) *Inbox {
-	in := &Inbox{cfg: cfg, next: next, secret: secret}
-	r.inboxes[cfg.Stream] = in
-	return in
+func (r *Receiver) Add(cfg InboxConfig, next uint64, secret []byte) {
+	r.inboxes[cfg.Stream] = &Inbox{cfg: cfg, next: next, secret: secret}
 }
 
 // Open starts a Session for one delivery connection.

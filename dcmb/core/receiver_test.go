@@ -293,7 +293,7 @@ func formatAnswer(ev Event) string {
 	return fmt.Sprintf("%T", ev)
 }
 
-// The pure checks used by the session, directly.
+// The pure checks the session uses, directly.
 func TestVerify(t *testing.T) {
 	b := &wire.Batch{Stream: "press-7", Mode: audit.ModeSealed, FirstSeq: 4, Count: 3, Msgs: scenarioMsgs(4, 3)}
 	rec := &audit.Batch{FirstSeq: 4, Count: 3, Mode: audit.ModeSealed, Root: hex.EncodeToString(b.ComputeRoot(scenarioSecret)), TXNumber: "ab"}
@@ -304,6 +304,12 @@ func TestVerify(t *testing.T) {
 	var other evidence.StreamSecret
 	if _, err := Verify(b, rec, nil, other); !errors.Is(err, wire.ErrRoot) {
 		t.Fatalf("another secret: %v", err)
+	}
+	if end, err := SkipRange(9, 4, 4, &audit.Batch{FirstSeq: 4, Count: 3, Undelivered: "spool timeout (2s)"}, nil); err != nil || end != 7 {
+		t.Fatalf("skip an undelivered range: %d %v", end, err)
+	}
+	if _, err := SkipRange(9, 4, 4, &audit.Batch{FirstSeq: 4, Count: 3, Root: "ab"}, nil); err == nil {
+		t.Fatal("skipped an anchored range")
 	}
 	if got := Match(b, leaves, scenarioSecret, []Candidate{{Name: "hit", Equals: "reading-5"}, {Name: "miss", Key: "other", Equals: "reading-5"}}); len(got) != 1 || got[0] != (Fired{Action: "hit", Seq: 5}) {
 		t.Fatalf("match: %+v", got)
