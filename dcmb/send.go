@@ -137,7 +137,8 @@ func (s *sender) run(ctx context.Context) error {
 		}
 		select {
 		case msg := <-src:
-			s.read(m, msg)
+			now := time.Now() // one reading of the clock for the burst: it lasts microseconds
+			s.read(m, now, msg)
 		burst:
 			for range readBurst {
 				if m.Backlog() >= core.MaxBacklog {
@@ -145,7 +146,7 @@ func (s *sender) run(ctx context.Context) error {
 				}
 				select {
 				case msg = <-in:
-					s.read(m, msg)
+					s.read(m, now, msg)
 				default:
 					break burst
 				}
@@ -174,9 +175,9 @@ func (s *sender) run(ctx context.Context) error {
 	}
 }
 
-func (s *sender) read(m *core.Sender, msg source.Message) {
+func (s *sender) read(m *core.Sender, now time.Time, msg source.Message) {
 	s.r.Stats.Collected.Add(1)
-	m.ReadMessage(time.Now(), core.Read{Key: msg.Key, Value: msg.Value, Time: msg.Time.UnixNano()})
+	m.ReadMessage(now, core.Read{Key: msg.Key, Value: msg.Value, Time: msg.Time.UnixNano()})
 }
 
 // dispatch hands the Sender's actions to whoever performs them.
