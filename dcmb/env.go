@@ -74,7 +74,7 @@ type Peers interface {
 type Deps struct {
 	Org   string // this node's organization
 	Dir   string // state (spools, archives, inboxes, secrets) unless the configuration names a dir
-	Log   *slog.Logger
+	Log   *slog.Logger // default slog.Default()
 	Chain Chain
 	Host  Host
 	Peers Peers

@@ -104,7 +104,11 @@ func Open(d Deps, cfg *Config) (*Runtime, error) {
 	if dir == "" {
 		dir = d.Dir
 	}
-	r := &Runtime{cfg: cfg, org: d.Org, chain: d.Chain, host: d.Host, peers: d.Peers, log: d.Log.With("module", "dcmb"), dir: dir,
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Runtime{cfg: cfg, org: d.Org, chain: d.Chain, host: d.Host, peers: d.Peers, log: log.With("module", "dcmb"), dir: dir,
 		senders: map[string]*sender{}, receivers: map[string]*inbox{}, recv: core.NewReceiver(d.Chain.Name(), d.Org),
 		streams: map[network.Stream]struct{}{}, stopped: make(chan struct{})}
 	list, err := r.chain.Orgs()
