@@ -72,8 +72,8 @@ type Peers interface {
 
 // Deps is what a Runtime runs on.
 type Deps struct {
-	Org   string // this node's organization
-	Dir   string // state (spools, archives, inboxes, secrets) unless the configuration names a dir
+	Org   string       // this node's organization
+	Dir   string       // state (spools, archives, inboxes, secrets) unless the configuration names a dir
 	Log   *slog.Logger // default slog.Default()
 	Chain Chain
 	Host  Host
