@@ -17,6 +17,7 @@ import (
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/internal/testutil"
 	"github.com/sealnet/sealnet/local"
 )
 
@@ -137,10 +138,10 @@ func TestReceiverRejectsBadDeliveries(t *testing.T) {
 	src := &chanSource{c: make(chan source.Message)}
 	send := start(t, owner, scfg, src)
 	push(src, 0, 10)
-	waitFor(t, "10 messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 10 })
+	testutil.WaitFor(t, "10 messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 10 })
 	recv.halt(t)
 	push(src, 10, 16)
-	waitFor(t, "16 messages anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == 16 })
+	testutil.WaitFor(t, "16 messages anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == 16 })
 	send.halt(t)
 	secret := dcmb.SenderSecret(send.rt, "line-4")
 	recv = start(t, maker, rcfg, nil)
@@ -220,7 +221,7 @@ func TestReceiverRejectsBadDeliveries(t *testing.T) {
 
 	// the genuine sender resumes and everything arrives once, in order
 	send = start(t, owner, scfg, &chanSource{c: make(chan source.Message)})
-	waitFor(t, "the rest delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 6 })
+	testutil.WaitFor(t, "the rest delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 6 })
 	raw, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -267,13 +268,13 @@ func TestSpoolLimitsAreRecordedOnChain(t *testing.T) {
 		}
 		return s
 	}
-	waitFor(t, "the spool to time out", time.Minute, func() bool { s := chain(); return s.Next == 30 && s.Undelivered > 0 })
+	testutil.WaitFor(t, "the spool to time out", time.Minute, func() bool { s := chain(); return s.Next == 30 && s.Undelivered > 0 })
 	out := filepath.Join(t.TempDir(), "out.jsonl")
 	recv := start(t, maker, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: owner.Name, Output: out}}}, nil)
 	for i := 30; i < 35; i++ {
 		src.c <- big(i)
 	}
-	waitFor(t, "the last messages delivered", time.Minute, func() bool { return send.rt.Stats.Delivered.Load() >= 5 })
+	testutil.WaitFor(t, "the last messages delivered", time.Minute, func() bool { return send.rt.Stats.Delivered.Load() >= 5 })
 	s := chain()
 	got := recv.rt.Stats.Received.Load()
 	if s.Dropped == 0 || s.Undelivered == 0 || s.Next != 35 || got+s.Dropped+s.Undelivered != 35 {

@@ -1,11 +1,13 @@
 package dcmb
 
+// This file holds the DCMB configuration (dcmb.toml): its sections,
+// defaults and validation, and the stream secrets kept beside it.
+
 import (
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,7 +15,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/core"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/dcmb/wire"
 )
 
 // Config is a DCMB configuration (dcmb.toml): the streams this node sends
@@ -124,14 +128,7 @@ func (c SourceConfig) protocolSource(name, dir string, log *slog.Logger) (source
 // when Above < value < Below, the DCMB submits hash(label, salt) to the
 // condition contract. It submits on entering the range, not for every
 // message; leaving the range re-arms it.
-type Rule struct {
-	Key       string   `toml:"key"` // only messages of this key ("" any)
-	Above     *float64 `toml:"above"`
-	Below     *float64 `toml:"below"`
-	Label     string   `toml:"label"`
-	Condition string   `toml:"condition"`  // condition ID registered by the interested org
-	LabelSalt string   `toml:"label_salt"` // shared with that org
-}
+type Rule = core.Rule
 
 // ReceiveConfig accepts one stream from a sending org.
 type ReceiveConfig struct {
@@ -259,8 +256,8 @@ func (s *StreamConfig) validate() error {
 	if s.MaxBatch == 0 {
 		s.MaxBatch = DefaultMaxBatch
 	}
-	if s.MaxBatch < 1 || s.MaxBatch > maxBatchLen {
-		return fmt.Errorf("max_batch %d: want 1-%d", s.MaxBatch, maxBatchLen)
+	if s.MaxBatch < 1 || s.MaxBatch > wire.MaxBatchLen {
+		return fmt.Errorf("max_batch %d: want 1-%d", s.MaxBatch, wire.MaxBatchLen)
 	}
 	if s.SpoolBytes == 0 {
 		s.SpoolBytes = DefaultSpoolBytes
@@ -293,17 +290,6 @@ func (s *StreamConfig) validate() error {
 		}
 	}
 	return nil
-}
-
-func (r Rule) matches(v float64) bool {
-	lo, hi := math.Inf(-1), math.Inf(1)
-	if r.Above != nil {
-		lo = *r.Above
-	}
-	if r.Below != nil {
-		hi = *r.Below
-	}
-	return v > lo && v < hi
 }
 
 // readSecret loads a stream secret, creating a random one if absent.

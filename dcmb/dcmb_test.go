@@ -23,6 +23,7 @@ import (
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/internal/testutil"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/local"
 )
@@ -93,17 +94,6 @@ func (r *running) halt(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("runtime did not stop")
-	}
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -186,7 +176,7 @@ func TestStreamEndToEnd(t *testing.T) {
 
 	// 1. online: 78 values, up to the paper's 5367
 	push(0, 78)
-	waitFor(t, "78 messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 78 })
+	testutil.WaitFor(t, "78 messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 78 })
 
 	// 2. the manufacturer's node goes offline; the owner's DCMB spools and
 	// is itself restarted; nothing spooled is lost
@@ -195,7 +185,7 @@ func TestStreamEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	push(78, 128)
-	waitFor(t, "50 more messages anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == 128 })
+	testutil.WaitFor(t, "50 more messages anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == 128 })
 	time.Sleep(300 * time.Millisecond)
 	send.halt(t)
 	src = &chanSource{c: make(chan source.Message)}
@@ -205,7 +195,7 @@ func TestStreamEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv = start(t, maker, rcfg(), nil)
-	waitFor(t, "every message delivered after the outage", 2*time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 130-78 })
+	testutil.WaitFor(t, "every message delivered after the outage", 2*time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 130-78 })
 
 	// every message once, in order, with its value
 	f, err := os.Open(out)

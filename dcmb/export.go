@@ -1,5 +1,8 @@
 package dcmb
 
+// This file holds the export of offline audit bundles: a message found
+// in the archive, spool or inbox, proved against its anchoring block.
+
 import (
 	"context"
 	"encoding/hex"
@@ -21,11 +24,8 @@ func (r *Runtime) holder(stream string) ([]*Dir, []byte, error) {
 	if s := r.senders[stream]; s != nil {
 		return []*Dir{s.arch, s.spool}, s.secret[:], nil
 	}
-	if rv := r.receivers[stream]; rv != nil {
-		rv.mu.Lock()
-		sec := rv.secret
-		rv.mu.Unlock()
-		return []*Dir{rv.inbox}, sec, nil
+	if in := r.receivers[stream]; in != nil {
+		return []*Dir{in.inbox}, in.heldSecret(), nil
 	}
 	return nil, nil, fmt.Errorf("%w: this node neither sends nor receives stream %q", ErrNotHeld, stream)
 }
@@ -61,7 +61,7 @@ func (r *Runtime) Export(ctx context.Context, stream string, seq uint64) (*bundl
 	if raw, err := hex.DecodeString(anchor.TXNumber); err != nil || copy(tx[:], raw) != len(tx) {
 		return nil, fmt.Errorf("the chain's record of batch %d has a bad transaction number %q", b.FirstSeq, anchor.TXNumber)
 	}
-	p, err := r.ch.ProveTx(ctx, tx)
+	p, err := r.chain.ProveTx(ctx, tx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,12 @@
 package dcmb
 
+import "github.com/sealnet/sealnet/dcmb/wire"
+
 // Test access to the wire format, for tests that play a misbehaving peer.
 var (
-	EncodeFrame = encodeFrame
-	WriteFrame  = writeFrame
-	ReadFrame   = readFrame
+	EncodeFrame = wire.Encode
+	WriteFrame  = wire.WriteFrame
+	ReadFrame   = wire.ReadFrame
 )
 
 // SenderSecret is a sending stream's secret, for a test that forges

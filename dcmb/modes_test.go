@@ -14,6 +14,7 @@ import (
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/internal/testutil"
 )
 
 // Hash delivery (Algorithm 2 on hashes alone): the receiver gets leaf
@@ -31,7 +32,7 @@ func TestHashDelivery(t *testing.T) {
 	for i := range 20 {
 		src.c <- source.Message{Key: "gauge", Value: []byte(value(i)), Time: time.Now()}
 	}
-	waitFor(t, "20 leaves delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 20 })
+	testutil.WaitFor(t, "20 leaves delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 20 })
 	if !strings.Contains(string(logs.Bytes()), `msg="action fired" org=org2 module=dcmb stream=line-4 from=org1 action=inspect seq=7`) {
 		t.Fatal("the action on hashes did not fire for message 7")
 	}
@@ -61,7 +62,7 @@ func TestPaperMode(t *testing.T) {
 	for i := range 12 {
 		src.c <- source.Message{Key: "gauge", Value: []byte(value(i)), Time: time.Now()}
 	}
-	waitFor(t, "12 messages delivered", time.Minute, func() bool { return send.rt.Stats.Delivered.Load() == 12 })
+	testutil.WaitFor(t, "12 messages delivered", time.Minute, func() bool { return send.rt.Stats.Delivered.Load() == 12 })
 	if recv.rt.Stats.Received.Load() != 12 {
 		t.Fatalf("received %d", recv.rt.Stats.Received.Load())
 	}
@@ -105,8 +106,8 @@ func TestOversizedValueRecordedAsDropped(t *testing.T) {
 		src.c <- source.Message{Key: "gauge", Value: v, Time: time.Now()}
 	}
 	src.c <- source.Message{Key: "spBv1.0/G/NDATA/E", Time: time.Now(), Dropped: "sparkplug payload does not decode: spBv1.0/G/NDATA/E"}
-	waitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
-	waitFor(t, "the unreadable message recorded", time.Minute, func() bool { return send.rt.Stats.Dropped.Load() == 2 })
+	testutil.WaitFor(t, "two messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 2 })
+	testutil.WaitFor(t, "the unreadable message recorded", time.Minute, func() bool { return send.rt.Stats.Dropped.Load() == 2 })
 	st, err := apiclient.Query[audit.Stream](context.Background(), owner.API, "default", audit.Name, "stream", map[string]string{"stream": "line-4"})
 	if err != nil {
 		t.Fatal(err)

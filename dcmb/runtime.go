@@ -6,6 +6,13 @@
 // qualitative labels for the condition contract (Algorithms 3-5), and
 // spools what the receiver cannot take yet (section 4), recording on chain
 // whatever it has to give up.
+//
+// The protocol's decisions are made by the state machines of dcmb/core;
+// this package is their driver: it feeds them the source's messages, the
+// clock and the results of its I/O, and performs their actions against
+// the spool, the chain (Chain) and the libp2p host (Host, Peers). This
+// file holds the Runtime: its construction, Run, statistics and
+// housekeeping.
 package dcmb
 
 import (
@@ -15,39 +22,40 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 
-	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
-	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/dcmb/core"
 	"github.com/sealnet/sealnet/dcmb/source"
-	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/ledger"
-	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/txerr"
 )
 
 // Runtime is the DCMB of one running node.
 type Runtime struct {
-	n   *node.Node
-	cfg *Config
-	ch  *ledger.Channel
-	log *slog.Logger
-	dir string
+	cfg   *Config
+	org   string
+	chain Chain
+	host  Host
+	peers Peers
+	log   *slog.Logger
+	dir   string
 
 	senders   map[string]*sender
-	receivers map[string]*receiver
+	receivers map[string]*inbox
+	recv      *core.Receiver
 	Stats     Stats
 
 	hmu      sync.Mutex // guards streams and stopping
 	streams  map[network.Stream]struct{}
 	stopping bool
 	handlers sync.WaitGroup
+	stopped  chan struct{} // closed when the runtime stops: a wait for the chain ends
 }
 
 // Stats counts what the runtime did (read by the benchmark and status).
@@ -67,49 +75,55 @@ type Stats struct {
 func (s *Stats) AnchorDelays() []time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := append([]time.Duration(nil), s.anchorDelay...)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	out := slices.Clone(s.anchorDelay)
+	slices.Sort(out)
 	return out
 }
 
-func (s *Stats) addDelay(d time.Duration) {
-	s.mu.Lock()
-	if len(s.anchorDelay) < 100_000 {
-		s.anchorDelay = append(s.anchorDelay, d)
+// count adds what a machine reports.
+func (s *Stats) count(c core.Count) {
+	s.Anchored.Add(c.Anchored)
+	s.Delivered.Add(c.Delivered)
+	s.Dropped.Add(c.Dropped)
+	s.Received.Add(c.Received)
+	if c.AnchorDelay > 0 {
+		s.mu.Lock()
+		if len(s.anchorDelay) < 100_000 {
+			s.anchorDelay = append(s.anchorDelay, c.AnchorDelay)
+		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 }
 
-// New prepares the runtime of node n. It needs the node's p2p host.
-func New(n *node.Node, cfg *Config) (*Runtime, error) {
+// Open prepares the runtime of cfg on what d provides.
+func Open(d Deps, cfg *Config) (*Runtime, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if n.Share() == nil {
-		return nil, errors.New("the DCMB needs the node's p2p host: set p2p.listen in config.toml")
-	}
-	ch, err := n.Channel(cfg.Channel)
-	if err != nil {
 		return nil, err
 	}
 	dir := cfg.Dir
 	if dir == "" {
-		dir = filepath.Join(string(n.Home), "dcmb")
+		dir = d.Dir
 	}
-	r := &Runtime{n: n, cfg: cfg, ch: ch, log: n.Log.With("module", "dcmb"), dir: dir,
-		senders: map[string]*sender{}, receivers: map[string]*receiver{}, streams: map[network.Stream]struct{}{}}
-	orgs, err := r.channelOrgs()
+	log := d.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Runtime{cfg: cfg, org: d.Org, chain: d.Chain, host: d.Host, peers: d.Peers, log: log.With("module", "dcmb"), dir: dir,
+		senders: map[string]*sender{}, receivers: map[string]*inbox{}, recv: core.NewReceiver(d.Chain.Name(), d.Org),
+		streams: map[network.Stream]struct{}{}, stopped: make(chan struct{})}
+	list, err := r.chain.Orgs()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the channel's organizations: %w", err)
 	}
+	name := r.chain.Name()
 	for _, sc := range cfg.Streams {
-		if !orgs[sc.Receiver] {
-			return nil, fmt.Errorf("stream %s: receiver %s is not an organization of channel %s", sc.Name, sc.Receiver, ch.Name)
+		if !slices.Contains(list, sc.Receiver) {
+			return nil, fmt.Errorf("stream %s: receiver %s is not an organization of channel %s", sc.Name, sc.Receiver, name)
 		}
 	}
 	for _, rc := range cfg.Receive {
-		if !orgs[rc.From] {
-			return nil, fmt.Errorf("receive %s: sender %s is not an organization of channel %s", rc.Stream, rc.From, ch.Name)
+		if !slices.Contains(list, rc.From) {
+			return nil, fmt.Errorf("receive %s: sender %s is not an organization of channel %s", rc.Stream, rc.From, name)
 		}
 	}
 	for _, sc := range cfg.Streams {
@@ -120,11 +134,11 @@ func New(n *node.Node, cfg *Config) (*Runtime, error) {
 		r.senders[sc.Name] = s
 	}
 	for _, rc := range cfg.Receive {
-		rv, err := newReceiver(r, rc)
+		in, err := newInbox(r, rc)
 		if err != nil {
 			return nil, fmt.Errorf("receive %s: %w", rc.Stream, err)
 		}
-		r.receivers[rc.Stream] = rv
+		r.receivers[rc.Stream] = in
 	}
 	return r, nil
 }
@@ -141,29 +155,25 @@ func (r *Runtime) SetSource(stream string, src source.Source) error {
 
 // Run runs every pipeline and receiver until ctx ends.
 func (r *Runtime) Run(ctx context.Context) error {
-	r.n.Share().Host.SetStreamHandler(Protocol, r.handle)
+	r.host.SetStreamHandler(Protocol, r.handle)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(r.senders)+1)
 	for _, s := range r.senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := s.run(ctx); err != nil {
 				errs <- fmt.Errorf("stream %s: %w", s.cfg.Name, err)
 			}
-		}()
+		})
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); r.housekeeping(ctx) }()
+	wg.Go(func() { r.housekeeping(ctx) })
 	if r.cfg.Notify.Webhook != "" {
-		wg.Add(1)
-		go func() { defer wg.Done(); r.notify(ctx) }()
+		wg.Go(func() { r.notify(ctx) })
 	}
 	<-ctx.Done()
 	wg.Wait()
 	r.stopHandlers()
-	for _, rv := range r.receivers {
-		rv.close()
+	for _, in := range r.receivers {
+		in.close()
 	}
 	close(errs)
 	var all []error
@@ -174,12 +184,14 @@ func (r *Runtime) Run(ctx context.Context) error {
 }
 
 // Channel is the channel whose contracts the runtime uses.
-func (r *Runtime) Channel() string { return r.ch.Name }
+func (r *Runtime) Channel() string { return r.chain.Name() }
 
 // housekeeping applies the keep settings to archives and inboxes and
 // logs what the runtime did, now and every 30 s.
 func (r *Runtime) housekeeping(ctx context.Context) {
 	var last [6]uint64
+	tick := time.NewTicker(30 * time.Second)
+	defer tick.Stop()
 	for {
 		now := time.Now()
 		for _, s := range r.senders {
@@ -187,9 +199,9 @@ func (r *Runtime) housekeeping(ctx context.Context) {
 				r.prune(s.arch, now.Add(-k), "archive", s.cfg.Name)
 			}
 		}
-		for _, rv := range r.receivers {
-			if k := rv.cfg.Keep.Duration; k > 0 {
-				r.prune(rv.inbox, now.Add(-k), "inbox", rv.cfg.Stream)
+		for _, in := range r.receivers {
+			if k := in.cfg.Keep.Duration; k > 0 {
+				r.prune(in.inbox, now.Add(-k), "inbox", in.cfg.Stream)
 			}
 		}
 		st := &r.Stats
@@ -203,7 +215,9 @@ func (r *Runtime) housekeeping(ctx context.Context) {
 				"given_up", cur[4], "txs", cur[5], "spooled_bytes", spooled)
 			last = cur
 		}
-		if !sleepCtx(ctx, 30*time.Second) {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
 			return
 		}
 	}
@@ -219,52 +233,11 @@ func (r *Runtime) prune(d *Dir, before time.Time, what, stream string) {
 	}
 }
 
-// track registers a delivery stream being served; false once the runtime
-// stops.
-func (r *Runtime) track(st network.Stream) bool {
-	r.hmu.Lock()
-	defer r.hmu.Unlock()
-	if r.stopping {
-		return false
-	}
-	r.streams[st] = struct{}{}
-	r.handlers.Add(1)
-	return true
-}
-
-func (r *Runtime) untrack(st network.Stream) {
-	r.hmu.Lock()
-	delete(r.streams, st)
-	r.hmu.Unlock()
-	r.handlers.Done()
-}
-
-// stopHandlers ends the delivery streams being served and waits for their
-// handlers, so that nothing is received after Run returns.
-func (r *Runtime) stopHandlers() {
-	r.n.Share().Host.RemoveStreamHandler(Protocol)
-	r.hmu.Lock()
-	r.stopping = true
-	for st := range r.streams {
-		st.Reset()
-	}
-	r.hmu.Unlock()
-	r.handlers.Wait()
-}
-
-// submit signs a call with the node's identity and waits for its block,
-// retrying while the mempool is full.
-func (r *Runtime) submit(ctx context.Context, contractName, method string, args any) (*ledger.TxResult, error) {
+// submit submits a contract call, retrying while the mempool is full.
+func (r *Runtime) submit(ctx context.Context, tx core.Tx) (*ledger.TxResult, error) {
 	backoff := 50 * time.Millisecond
 	for {
-		raw, err := envelope.SignCall(r.n.Identity, r.ch.Name, contractName, method, args, time.Now())
-		if err != nil {
-			return nil, err
-		}
-		res, err := r.ch.Submit(ctx, raw)
-		if err == nil && res.Code != txerr.OK {
-			err = &txerr.Error{Code: res.Code, Msg: res.Log}
-		}
+		res, err := r.chain.Submit(ctx, tx.Contract, tx.Method, tx.Args)
 		if err == nil {
 			r.Stats.Txs.Add(1)
 			return res, nil
@@ -281,81 +254,20 @@ func (r *Runtime) submit(ctx context.Context, contractName, method string, args 
 	}
 }
 
-// channelOrgs reads the channel's organizations from its registry.
-func (r *Runtime) channelOrgs() (map[string]bool, error) {
-	raw, err := r.ch.App.QueryContract(registry.Name, "orgs", nil)
-	if err != nil {
-		return nil, fmt.Errorf("reading the channel's organizations: %w", err)
-	}
-	var list []registry.Org
-	if err := canon.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("reading the channel's organizations: %w", err)
-	}
-	orgs := map[string]bool{}
-	for _, o := range list {
-		orgs[o.Name] = true
-	}
-	return orgs, nil
-}
-
-// chainStream reads a stream's anchoring state (nil if never anchored).
-func (r *Runtime) chainStream(name string) (*audit.Stream, error) {
-	raw, err := r.ch.App.QueryContract(audit.Name, "stream", canon.MustMarshal(map[string]string{"stream": name}))
-	if txerr.CodeOf(err) == txerr.NotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var s audit.Stream
-	if err := canon.Unmarshal(raw, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 // anchorOf returns the chain's record of b's anchor, if the chain anchors
 // exactly b (same range and root).
 func (r *Runtime) anchorOf(b *Batch) (*audit.Batch, bool) {
 	if b.Dropped != "" {
 		return nil, false
 	}
-	cb, err := r.chainBatch(b.Stream, b.FirstSeq)
-	if err != nil || cb == nil || cb.Dropped != "" || cb.Count != b.Count || cb.Root != hex.EncodeToString(b.Root) {
+	rec, err := r.chain.Batch(b.Stream, b.FirstSeq)
+	if err != nil || !core.AnchorMatches(b, rec) {
 		return nil, false
 	}
-	return cb, true
-}
-
-// chainBatch reads the anchored range of a stream starting at first (nil if none).
-func (r *Runtime) chainBatch(stream string, first uint64) (*audit.Batch, error) {
-	raw, err := r.ch.App.QueryContract(audit.Name, "batch", canon.MustMarshal(struct {
-		Stream   string `cbor:"stream"`
-		FirstSeq uint64 `cbor:"first_seq,omitempty"`
-	}{stream, first}))
-	if txerr.CodeOf(err) == txerr.NotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var b audit.Batch
-	if err := canon.Unmarshal(raw, &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
+	return rec, true
 }
 
 // streamDir is where a stream's files live on this node.
 func (r *Runtime) streamDir(kind, stream string) string {
 	return filepath.Join(r.dir, kind, hex.EncodeToString([]byte(stream)))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-time.After(d):
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -1,5 +1,8 @@
 package dcmb
 
+// This file holds Dir, the directory of batch files behind the sender's
+// spool and archive and the receiver's inbox.
+
 import (
 	"fmt"
 	"os"
@@ -208,6 +211,13 @@ func (d *Dir) List() []uint64 {
 	d.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// Size is the size of the batch file starting at first (0: none).
+func (d *Dir) Size(first uint64) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sizes[first]
 }
 
 // Bytes is the directory's total size of batch files.

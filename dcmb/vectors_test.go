@@ -19,6 +19,7 @@ import (
 	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/evidence"
 	"github.com/sealnet/sealnet/internal/golden"
+	"github.com/sealnet/sealnet/internal/testutil"
 )
 
 // The batch of the DCMB vectors: the messages of docs/vectors/evidence.json
@@ -458,11 +459,11 @@ func TestBundleVectorsGenerate(t *testing.T) {
 	for _, m := range vecMessages {
 		src.c <- source.Message{Key: m.Key, Value: m.Value, Time: time.Now()}
 	}
-	waitFor(t, "the batch anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == uint64(len(vecMessages)) })
+	testutil.WaitFor(t, "the batch anchored", time.Minute, func() bool { return send.rt.Stats.Anchored.Load() == uint64(len(vecMessages)) })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var b *bundle.Bundle
-	waitFor(t, "the bundle exported", 30*time.Second, func() bool {
+	testutil.WaitFor(t, "the bundle exported", 30*time.Second, func() bool {
 		var err error
 		b, err = send.rt.Export(ctx, vecStream, 1)
 		return err == nil

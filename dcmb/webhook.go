@@ -1,5 +1,8 @@
 package dcmb
 
+// This file holds the webhook notifications: receiver actions, and the
+// chain events addressed to this node's org ([notify]).
+
 import (
 	"bytes"
 	"context"
@@ -107,21 +110,21 @@ func (e *httpStatusError) Error() string { return http.StatusText(e.code) }
 func (r *Runtime) notify(ctx context.Context) {
 	w := newWebhook(r.cfg.Notify.Webhook, r.log)
 	defer w.close()
-	org := r.n.Config().Org
-	blocks, stop := r.ch.Subscribe(256)
+	org := r.org
+	blocks, stop := r.chain.Subscribe(256)
 	defer func() { stop() }()
 	for {
 		select {
 		case b, ok := <-blocks:
 			if !ok {
 				r.log.Error("event subscription fell behind; webhook notifications resume with new blocks")
-				blocks, stop = r.ch.Subscribe(256)
+				blocks, stop = r.chain.Subscribe(256)
 				continue
 			}
 			for _, tx := range b.Txs {
 				for _, e := range tx.Events {
 					if e.To == org {
-						w.post(eventNotice(r.ch.Name, b.Height, b.Time, tx.ID.String(), e))
+						w.post(eventNotice(r.chain.Name(), b.Height, b.Time, tx.ID.String(), e))
 					}
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sealnet/sealnet/apiclient"
+	"github.com/sealnet/sealnet/internal/testutil"
 )
 
 // built is the sealnet binary of this test run, built once.
@@ -175,28 +176,11 @@ func run(t *testing.T, sealnet string, out any, args ...string) error {
 	return nil
 }
 
-func freePort(t *testing.T, host string) int {
-	t.Helper()
-	l, err := net.Listen("tcp", host+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func waitFor(t *testing.T, what string, d time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, d, err)
-}
+// The shared test helpers, under the names these tests use.
+var (
+	freePort = testutil.FreePort
+	waitFor  = testutil.WaitForNil
+)
 
 // testnet writes the homes of n orgs, each on its own loopback address
 // (org1 on the returned one), into a temporary directory.

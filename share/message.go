@@ -25,6 +25,7 @@ import (
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
 // Protocol is the libp2p protocol ID of key requests.
@@ -41,7 +42,7 @@ const (
 
 // Errors a request or answer is rejected with.
 var (
-	ErrMalformed     = errors.New("malformed message")
+	ErrMalformed     = lpframe.ErrMalformed // the one sentinel of every protocol
 	ErrUndecryptable = errors.New("message not sealed to this node")
 	ErrForged        = errors.New("signature does not verify")
 	ErrExpired       = errors.New("timestamp outside the window")

@@ -5,13 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"sync"
 	"time"
 
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
 // Resolve returns the member behind a fingerprint on a channel, as the
@@ -168,31 +168,9 @@ func OpenAnswer(a *identity.Identity, owner *identity.Member, reqHash, sealed []
 	return &ans, nil
 }
 
-// WriteFrame writes a length-prefixed message.
-func WriteFrame(w io.Writer, b []byte) error {
-	if len(b) > MaxMessage {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxMessage)
-	}
-	if _, err := w.Write(binary.BigEndian.AppendUint32(nil, uint32(len(b)))); err != nil {
-		return err
-	}
-	_, err := w.Write(b)
-	return err
-}
+// WriteFrame writes a length-prefixed message (internal/lpframe's
+// u32be(len) || message).
+func WriteFrame(w io.Writer, b []byte) error { return lpframe.Write(w, b, MaxMessage) }
 
-// ReadFrame reads a length-prefixed message of at most MaxMessage bytes.
-func ReadFrame(r io.Reader) ([]byte, error) {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > MaxMessage {
-		return nil, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMalformed, size, MaxMessage)
-	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	return b, nil
-}
+// ReadFrame reads a length-prefixed message of 1 to MaxMessage bytes.
+func ReadFrame(r io.Reader) ([]byte, error) { return lpframe.Read(r, MaxMessage) }

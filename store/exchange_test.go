@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,17 +20,9 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/testutil"
 	"github.com/sealnet/sealnet/p2p"
 )
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // kuboDaemon runs a private Kubo daemon on loopback: no bootstrap peers, no
 // routing, no discovery.
@@ -57,10 +48,10 @@ func startKubo(t *testing.T) *kuboDaemon {
 	t.Helper()
 	k := &kuboDaemon{bin: kubo(t)}
 	k.env = kuboRepo(t, k.bin)
-	swarm := freePort(t)
+	swarm := testutil.FreePort(t, "127.0.0.1")
 	k.run(t, "config", "--json", "Addresses.Swarm", fmt.Sprintf(`["/ip4/127.0.0.1/tcp/%d"]`, swarm))
-	k.run(t, "config", "Addresses.API", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))
-	k.run(t, "config", "Addresses.Gateway", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))
+	k.run(t, "config", "Addresses.API", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", testutil.FreePort(t, "127.0.0.1")))
+	k.run(t, "config", "Addresses.Gateway", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", testutil.FreePort(t, "127.0.0.1")))
 	k.run(t, "config", "Routing.Type", "none")
 	k.run(t, "config", "--json", "Discovery.MDNS.Enabled", "false")
 	k.run(t, "bootstrap", "rm", "--all")

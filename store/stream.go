@@ -3,7 +3,6 @@ package store
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
 // DAGProtocol streams a whole DAG from a member node in one pass: the
@@ -59,7 +60,7 @@ func (s *Store) ServeDAG(h host.Host, allow func(peer.ID, cid.Cid) bool) {
 		// leaves arrive in file order and the receiver can stream them
 		err = merkledag.Walk(context.Background(), s.sendLinks(bw), root, func(cid.Cid) bool { return true })
 		if err == nil {
-			err = writeUvarint(bw, 0)
+			err = lpframe.WriteVarint(bw, nil) // the end
 		}
 		if err == nil {
 			err = bw.Flush()
@@ -77,15 +78,10 @@ func (s *Store) sendLinks(w *bufio.Writer) merkledag.GetLinks {
 		if err != nil {
 			return nil, err
 		}
-		cb := c.Bytes()
-		if err := writeUvarint(w, uint64(len(cb))); err != nil {
+		if err := lpframe.WriteVarint(w, c.Bytes()); err != nil {
 			return nil, err
 		}
-		w.Write(cb)
-		if err := writeUvarint(w, uint64(len(b.RawData()))); err != nil {
-			return nil, err
-		}
-		if _, err := w.Write(b.RawData()); err != nil {
+		if err := lpframe.WriteVarint(w, b.RawData()); err != nil {
 			return nil, err
 		}
 		return links(b)
@@ -116,9 +112,7 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	if dl, ok := ctx.Deadline(); ok {
 		st.SetDeadline(dl)
 	}
-	rb := root.Bytes()
-	req := binary.AppendUvarint(nil, uint64(len(rb)))
-	if _, err := st.Write(append(req, rb...)); err != nil {
+	if _, err := st.Write(lpframe.AppendVarint(nil, root.Bytes())); err != nil {
 		return err
 	}
 	st.CloseWrite()
@@ -143,33 +137,20 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 		return err
 	}
 	for {
-		n, err := binary.ReadUvarint(br)
+		cb, err := lpframe.ReadVarint(br, maxCIDLen)
 		if err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return fmt.Errorf("dag stream: CID: %w", err)
 		}
-		if n == 0 {
+		if len(cb) == 0 {
 			break
-		}
-		if n > maxCIDLen {
-			return fmt.Errorf("dag stream: CID of %d bytes", n)
-		}
-		cb := make([]byte, n)
-		if _, err := io.ReadFull(br, cb); err != nil {
-			return fmt.Errorf("dag stream: %w", err)
 		}
 		_, c, err := cid.CidFromBytes(cb)
 		if err != nil {
 			return fmt.Errorf("dag stream: %w", err)
 		}
-		if n, err = binary.ReadUvarint(br); err != nil {
-			return fmt.Errorf("dag stream: %w", err)
-		}
-		if n > maxBlockLen {
-			return fmt.Errorf("dag stream: block of %d bytes", n)
-		}
-		data := make([]byte, n)
-		if _, err := io.ReadFull(br, data); err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+		data, err := lpframe.ReadVarint(br, maxBlockLen)
+		if err != nil {
+			return fmt.Errorf("dag stream: block: %w", err)
 		}
 		if want[c] == 0 {
 			return fmt.Errorf("%s: %w", c, ErrUnexpected)
@@ -210,19 +191,13 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 }
 
 func readCID(r *bufio.Reader) (cid.Cid, error) {
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n == 0 || n > maxCIDLen {
-		return cid.Undef, fmt.Errorf("bad CID length")
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
+	b, err := lpframe.ReadVarint(r, maxCIDLen)
+	if err != nil {
 		return cid.Undef, err
+	}
+	if len(b) == 0 {
+		return cid.Undef, fmt.Errorf("%w: empty CID", lpframe.ErrMalformed)
 	}
 	_, c, err := cid.CidFromBytes(b)
 	return c, err
-}
-
-func writeUvarint(w *bufio.Writer, v uint64) error {
-	_, err := w.Write(binary.AppendUvarint(nil, v))
-	return err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/lpframe"
 	"github.com/sealnet/sealnet/p2p"
 )
 
@@ -99,11 +100,9 @@ func TestDAGStreamRejectsForgedBlocks(t *testing.T) {
 			readCID(bufio.NewReader(st))
 			w := bufio.NewWriter(st)
 			w.WriteByte(0)
-			writeUvarint(w, uint64(len(c.Bytes())))
-			w.Write(c.Bytes())
-			writeUvarint(w, uint64(len(data)))
-			w.Write(data)
-			writeUvarint(w, 0)
+			lpframe.WriteVarint(w, c.Bytes())
+			lpframe.WriteVarint(w, data)
+			lpframe.WriteVarint(w, nil)
 			w.Flush()
 		})
 	}

@@ -1,15 +1,26 @@
-package dcmb
+// Package wire holds the DCMB's formats: the frames of /sealnet/dcmb/1,
+// the batch with its commitment, and the batch file of spools, archives
+// and inboxes (SNDCMB2). Everything here is a pure function of its bytes;
+// docs/vectors/dcmb-wire.json and dcmb-batch.json pin the encodings.
+//
+// Fields are varint-encoded by enc and decoded by dec, a bounded decoder
+// whose first error sticks: it refuses non-minimal varints, oversized or
+// non-UTF-8 strings and trailing bytes, so that whatever it accepts
+// re-encodes to the same bytes (fuzzed: FuzzDecodeFrame, FuzzBatchFile).
+package wire
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
-// ErrMalformed wraps every decoding failure of untrusted bytes.
-var ErrMalformed = errors.New("malformed")
+// ErrMalformed wraps every decoding failure of untrusted bytes; it is
+// the one sentinel of internal/lpframe, shared with the other protocols.
+var ErrMalformed = lpframe.ErrMalformed
 
 // Limits of the wire format and of batch files.
 const (
@@ -18,7 +29,10 @@ const (
 	MaxKey      = 256      // bytes of one message key
 	MaxChunk    = 4096     // messages in one chunk frame
 	MaxName     = 128      // bytes of a stream or channel name
-	maxBatchLen = 10_000_000
+	MaxBatchLen = 10_000_000
+	// chunkBytes ends a chunk frame once its values and keys pass it, so
+	// that a frame stays well under MaxFrame.
+	chunkBytes = 1 << 20
 )
 
 // enc appends fields to a buffer.
@@ -127,33 +141,10 @@ func (d *dec) end() error {
 	return d.err
 }
 
-// writeFrame writes a length-prefixed frame.
-func writeFrame(w io.Writer, b []byte) error {
-	if len(b) > MaxFrame {
-		return fmt.Errorf("frame of %d bytes exceeds %d", len(b), MaxFrame)
-	}
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
-	if _, err := w.Write(n[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(b)
-	return err
-}
+// WriteFrame writes one frame with its 4-byte length prefix.
+func WriteFrame(w io.Writer, b []byte) error { return lpframe.Write(w, b, MaxFrame) }
 
-// readFrame reads a length-prefixed frame of at most MaxFrame bytes.
-func readFrame(r io.Reader) ([]byte, error) {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size == 0 || size > MaxFrame {
-		return nil, fmt.Errorf("%w: frame of %d bytes, want 1-%d", ErrMalformed, size, MaxFrame)
-	}
-	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, fmt.Errorf("%w: truncated frame: %v", ErrMalformed, err)
-	}
-	return b, nil
-}
+// ReadFrame reads a length-prefixed frame of 1 to MaxFrame bytes. An
+// error reading the prefix comes back as is (io.EOF: the peer ended the
+// stream between frames).
+func ReadFrame(r io.Reader) ([]byte, error) { return lpframe.Read(r, MaxFrame) }

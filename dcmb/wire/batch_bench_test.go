@@ -1,4 +1,4 @@
-package dcmb
+package wire
 
 import (
 	"crypto/rand"
@@ -19,7 +19,7 @@ func benchBatch(n int) *Batch {
 }
 
 // BenchmarkCommit is one interval's commitment per mode, per message of
-// 256 B: go test -bench Commit ./dcmb
+// 256 B: go test -bench Commit ./dcmb/wire
 func BenchmarkCommit(b *testing.B) {
 	var secret evidence.StreamSecret
 	rand.Read(secret[:])

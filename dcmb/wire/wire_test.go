@@ -1,13 +1,10 @@
-package dcmb
+package wire
 
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -21,7 +18,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		&Reject{Seq: 5, Reason: "messages do not match the anchored root"},
 	}
 	for _, f := range frames {
-		got, err := DecodeFrame(encodeFrame(f))
+		got, err := Decode(Encode(f))
 		if err != nil {
 			t.Fatalf("%T: %v", f, err)
 		}
@@ -34,7 +31,7 @@ func TestFrameRoundTrip(t *testing.T) {
 // Truncated, padded, oversized and unknown frames are refused with a
 // specific error.
 func TestFrameRejects(t *testing.T) {
-	good := encodeFrame(&Chunk{Msgs: []Message{{Seq: 1, Key: "k", Value: []byte("v")}}})
+	good := Encode(&Chunk{Msgs: []Message{{Seq: 1, Key: "k", Value: []byte("v")}}})
 	cases := map[string][]byte{
 		"empty":      {},
 		"unknown":    {'Z'},
@@ -46,29 +43,29 @@ func TestFrameRejects(t *testing.T) {
 		"big value":  append([]byte{kindChunk, 1, 1, 0}, 0x81, 0x80, 0x04), // 65537-byte value
 	}
 	for name, b := range cases {
-		if _, err := DecodeFrame(b); !errors.Is(err, ErrMalformed) {
+		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
 	var buf bytes.Buffer
 	buf.Write([]byte{0xff, 0xff, 0xff, 0xff})
-	if _, err := readFrame(&buf); !errors.Is(err, ErrMalformed) {
+	if _, err := ReadFrame(&buf); !errors.Is(err, ErrMalformed) {
 		t.Errorf("oversized frame: %v", err)
 	}
 }
 
-func FuzzDecodeFrame(f *testing.F) {
-	f.Add(encodeFrame(&Hello{Channel: "c", Stream: "s", Mode: "sealed", Deliver: "values", Secret: make([]byte, 32)}))
-	f.Add(encodeFrame(&Chunk{Msgs: []Message{{Seq: 1, Key: "k", Value: []byte("v"), Time: 2}}}))
-	f.Add(encodeFrame(&Leaves{Leaves: [][]byte{make([]byte, 32)}, Keys: []string{"k"}, Times: []int64{1}}))
-	f.Add(encodeFrame(&Reject{Seq: 1, Reason: "r"}))
+func FuzzDecode(f *testing.F) {
+	f.Add(Encode(&Hello{Channel: "c", Stream: "s", Mode: "sealed", Deliver: "values", Secret: make([]byte, 32)}))
+	f.Add(Encode(&Chunk{Msgs: []Message{{Seq: 1, Key: "k", Value: []byte("v"), Time: 2}}}))
+	f.Add(Encode(&Leaves{Leaves: [][]byte{make([]byte, 32)}, Keys: []string{"k"}, Times: []int64{1}}))
+	f.Add(Encode(&Reject{Seq: 1, Reason: "r"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := DecodeFrame(b)
+		v, err := Decode(b)
 		if err != nil {
 			return
 		}
 		// what decodes re-encodes to the same bytes
-		if again := encodeFrame(v); !bytes.Equal(again, b) {
+		if again := Encode(v); !bytes.Equal(again, b) {
 			t.Fatalf("%T re-encodes differently", v)
 		}
 	})
@@ -114,69 +111,4 @@ func FuzzBatchFile(f *testing.F) {
 			t.Fatalf("a batch file read back differently: %v", err)
 		}
 	})
-}
-
-// A spool directory survives reopening: what Put returned for is there,
-// and a torn temporary file is cleaned up.
-func TestDirDurable(t *testing.T) {
-	dir := t.TempDir()
-	d, err := OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, first := range []uint64{0, 3, 7} {
-		b := &Batch{Stream: "s", Mode: "sealed", FirstSeq: first, Count: 1, Root: make([]byte, 32), Msgs: []Message{{Seq: first, Value: []byte("x")}}}
-		if err := d.Put(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFile(t, dir+"/00000000000000000009.batch.tmp", []byte("torn"))
-	d2, err := OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := d2.List(); !reflect.DeepEqual(got, []uint64{0, 3, 7}) || d2.Bytes() != d.Bytes() {
-		t.Fatalf("reopened %v %d bytes, want [0 3 7] %d", got, d2.Bytes(), d.Bytes())
-	}
-	if first, ok := d2.Find(5); !ok || first != 3 {
-		t.Fatalf("Find(5) = %d %v", first, ok)
-	}
-}
-
-// Prune deletes the batches written before a time, oldest first, and
-// keeps the size accounting right.
-func TestDirPrune(t *testing.T) {
-	dir := t.TempDir()
-	d, err := OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := time.Now().Add(-2 * time.Hour)
-	for _, first := range []uint64{0, 3, 7} {
-		b := &Batch{Stream: "s", Mode: "sealed", FirstSeq: first, Count: 1, Root: make([]byte, 32), Msgs: []Message{{Seq: first, Value: []byte("x")}}}
-		if err := d.Put(b); err != nil {
-			t.Fatal(err)
-		}
-		if first < 7 {
-			os.Chtimes(filepath.Join(dir, batchName(first)), old, old)
-		}
-	}
-	one := d.Bytes() / 3
-	n, err := d.Prune(time.Now().Add(-time.Hour))
-	if err != nil || n != 2 {
-		t.Fatalf("pruned %d: %v", n, err)
-	}
-	if got := d.List(); !reflect.DeepEqual(got, []uint64{7}) || d.Bytes() != one {
-		t.Fatalf("left %v, %d bytes", got, d.Bytes())
-	}
-	if _, err := d.Get(7); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,6 +1,12 @@
-package dcmb
+package wire
 
-import "fmt"
+// This file holds the frames of /sealnet/dcmb/1, their encoding, and how
+// a batch is split into them.
+
+import (
+	"fmt"
+	"iter"
+)
 
 // Protocol is the libp2p protocol of stream delivery. One libp2p stream
 // carries one DCMB stream: the sender says Hello, the receiver answers
@@ -75,7 +81,9 @@ type Message struct {
 	Time  int64  `json:"time"` // Unix ns
 }
 
-func encodeFrame(f any) []byte {
+// Encode encodes a *Hello, *Welcome, *Head, *Chunk, *Leaves, *Ack or
+// *Reject; any other value is a programming error.
+func Encode(f any) []byte {
 	var e enc
 	switch f := f.(type) {
 	case *Hello:
@@ -118,7 +126,7 @@ func encodeFrame(f any) []byte {
 		e.uint(f.Seq)
 		e.string(f.Reason)
 	default:
-		panic(fmt.Sprintf("dcmb: no frame %T", f))
+		panic(fmt.Sprintf("dcmb/wire: no frame %T", f))
 	}
 	return e.b
 }
@@ -130,9 +138,9 @@ func chunkValueHint(ms []Message) int {
 	return len(ms[0].Value) + len(ms[0].Key)
 }
 
-// DecodeFrame decodes one frame of untrusted bytes into *Hello, *Welcome,
+// Decode decodes one frame of untrusted bytes into *Hello, *Welcome,
 // *Head, *Chunk, *Leaves, *Ack or *Reject.
-func DecodeFrame(b []byte) (any, error) {
+func Decode(b []byte) (any, error) {
 	d := dec{b: b}
 	var out any
 	switch k := d.byte(); k {
@@ -179,4 +187,41 @@ func DecodeFrame(b []byte) (any, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Chunks splits a batch's messages into the Chunk frames that carry them:
+// at most MaxChunk messages, and about chunkBytes of keys and values, a
+// frame.
+func Chunks(msgs []Message) iter.Seq[*Chunk] {
+	return func(yield func(*Chunk) bool) {
+		for i := 0; i < len(msgs); {
+			j, size := i, 0
+			for j < len(msgs) && j-i < MaxChunk && size < chunkBytes {
+				size += len(msgs[j].Value) + len(msgs[j].Key) + 24
+				j++
+			}
+			if !yield(&Chunk{Msgs: msgs[i:j]}) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
+// LeafChunks splits a batch's leaf hashes, with its messages' keys and
+// times, into the Leaves frames that carry them (hash delivery).
+func LeafChunks(msgs []Message, leaves [][]byte) iter.Seq[*Leaves] {
+	return func(yield func(*Leaves) bool) {
+		for i := 0; i < len(leaves); i += MaxChunk {
+			j := min(i+MaxChunk, len(leaves))
+			f := &Leaves{Leaves: leaves[i:j]}
+			for _, m := range msgs[i:j] {
+				f.Keys = append(f.Keys, m.Key)
+				f.Times = append(f.Times, m.Time)
+			}
+			if !yield(f) {
+				return
+			}
+		}
+	}
 }

@@ -1,4 +1,7 @@
-package dcmb
+package wire
+
+// This file holds the Batch: its commitment (sealed leaves and root,
+// paper-mode Argon2id) and its file format, SNDCMB2.
 
 import (
 	"bytes"
@@ -53,24 +56,6 @@ func (b *Batch) ComputeRoot(secret evidence.StreamSecret) []byte {
 		return evidence.PaperCommit(data, b.PaperSalt)
 	}
 	return evidence.RootOf(b.LeafHashes(secret))
-}
-
-// check verifies the batch's shape: consecutive sequence numbers from
-// FirstSeq, Count of them.
-func (b *Batch) check() error {
-	n := uint64(len(b.Msgs))
-	if b.Msgs == nil {
-		n = uint64(len(b.Leaves))
-	}
-	if n != b.Count || b.Count == 0 {
-		return fmt.Errorf("batch at %d holds %d messages, announced %d", b.FirstSeq, n, b.Count)
-	}
-	for i, m := range b.Msgs {
-		if m.Seq != b.FirstSeq+uint64(i) {
-			return fmt.Errorf("message %d of the batch at %d has sequence %d, want %d", i, b.FirstSeq, m.Seq, b.FirstSeq+uint64(i))
-		}
-	}
-	return nil
 }
 
 // Bytes is the batch's approximate size in a spool.
@@ -131,7 +116,7 @@ func (b *Batch) UnmarshalBinary(raw []byte) error {
 	d := dec{b: body[len(batchMagic):]}
 	*b = Batch{Stream: d.string(MaxName, "stream"), Mode: d.string(16, "mode"), FirstSeq: d.uint(), Count: d.uint(),
 		Start: d.int(), End: d.int(), PaperSalt: d.bytes(64, "salt"), Root: d.bytes(32, "root"), Created: d.int(), Dropped: d.string(256, "reason")}
-	if b.Count > maxBatchLen {
+	if b.Count > MaxBatchLen {
 		d.fail("batch of %d messages", b.Count)
 	}
 	switch form := d.byte(); {

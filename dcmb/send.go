@@ -1,0 +1,220 @@
+package dcmb
+
+// This file holds the sending driver of one stream: its files, the
+// recovery of its core.Sender from the spool and the chain, and the loop
+// that feeds the Sender the source's messages, the clock and the
+// workers' results, and hands its actions to the workers (sendwork.go).
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sealnet/sealnet/contract/audit"
+	"github.com/sealnet/sealnet/dcmb/core"
+	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/evidence"
+)
+
+// readBurst is how many waiting messages the loop takes before it looks
+// at anything else.
+const readBurst = 256
+
+// sender is one stream's sending pipeline.
+type sender struct {
+	r      *Runtime
+	cfg    StreamConfig
+	log    *slog.Logger
+	secret evidence.StreamSecret
+	spool  *Dir
+	arch   *Dir
+	src    source.Source
+
+	mu  sync.Mutex
+	mem map[uint64]*Batch // sealed batches the spool refused, kept in memory
+}
+
+func newSender(r *Runtime, cfg StreamConfig) (*sender, error) {
+	dir := r.streamDir("send", cfg.Name)
+	spool, err := OpenDir(filepath.Join(dir, "spool"))
+	if err != nil {
+		return nil, err
+	}
+	arch, err := OpenDir(filepath.Join(dir, "archive"))
+	if err != nil {
+		return nil, err
+	}
+	sec, err := readSecret(filepath.Join(dir, "secret"), func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &sender{r: r, cfg: cfg, log: r.log.With("stream", cfg.Name), spool: spool, arch: arch, mem: map[uint64]*Batch{}}
+	copy(s.secret[:], sec)
+	if s.src, err = buildSource(cfg, r.dir, s.log); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sender) coreConfig() core.SenderConfig {
+	c := s.cfg
+	return core.SenderConfig{Stream: c.Name, Receiver: c.Receiver, Mode: c.Mode, Interval: c.Interval.Duration, MaxBatch: c.MaxBatch,
+		SpoolBytes: c.SpoolBytes, SpoolTimeout: c.SpoolTimeout.Duration, Archive: *c.Archive, Rules: c.Rules}
+}
+
+// recovery reads what a restarted sender continues from: the chain's
+// record of the stream and the spooled batches with their anchors.
+func (s *sender) recovery() (core.Recovery, error) {
+	st, err := s.r.chain.Stream(s.cfg.Name)
+	if err != nil {
+		return core.Recovery{}, err
+	}
+	rec := core.Recovery{Org: s.r.org, Stream: st}
+	for _, first := range s.spool.List() {
+		b, err := s.spool.Get(first)
+		if err != nil {
+			return core.Recovery{}, fmt.Errorf("spool: %w", err)
+		}
+		h := *b
+		h.Msgs, h.Leaves = nil, nil
+		var anchor *audit.Batch
+		if b.Dropped == "" {
+			anchor, _ = s.r.chain.Batch(s.cfg.Name, first) // unreadable: anchored again, which the chain refuses
+		}
+		rec.Spool = append(rec.Spool, core.Spooled{Head: h, Bytes: s.spool.Size(first), Anchor: anchor})
+	}
+	return rec, nil
+}
+
+// run drives the stream's Sender until ctx ends, then seals the open
+// interval into the spool.
+func (s *sender) run(ctx context.Context) error {
+	rec, err := s.recovery()
+	if err != nil {
+		return err
+	}
+	m, err := core.NewSender(s.coreConfig(), rec, time.Now())
+	if err != nil {
+		return err
+	}
+	in := make(chan source.Message, 8192)
+	srcDone := make(chan struct{})
+	go func() {
+		defer close(srcDone)
+		if err := s.src.Run(ctx, in); err != nil {
+			s.log.Error("source stopped", "err", err)
+		}
+	}()
+	events := make(chan core.Event, 16)
+	w := s.startWorkers(ctx, events)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var armed time.Time
+	rearm := true // the deadline may have moved: messages alone move it only when they cut a batch
+	for {
+		if m.HasReady() {
+			s.dispatch(m, w)
+			rearm = true
+		}
+		if rearm {
+			if d := m.Deadline(); !d.Equal(armed) {
+				armed = d
+				timer.Reset(max(time.Until(d), time.Millisecond))
+			}
+			rearm = false
+		}
+		src := in
+		if m.Backlog() >= core.MaxBacklog {
+			src = nil
+		}
+		select {
+		case msg := <-src:
+			now := time.Now() // one reading of the clock for the burst: it lasts microseconds
+			s.read(m, now, msg)
+		burst:
+			for range readBurst {
+				if m.Backlog() >= core.MaxBacklog {
+					break
+				}
+				select {
+				case msg = <-in:
+					s.read(m, now, msg)
+				default:
+					break burst
+				}
+			}
+		case ev := <-events:
+			m.Step(time.Now(), ev)
+			rearm = true
+		case <-timer.C:
+			armed = time.Time{}
+			m.Step(time.Now(), core.Tick{})
+			rearm = true
+		case <-srcDone:
+			// drain what the source delivered, then keep cutting intervals
+			// (nothing more arrives) until ctx ends
+			srcDone = nil
+			s.log.Info("source finished")
+		case <-ctx.Done():
+			// the open interval is spooled, anchored after a restart
+			m.Step(time.Now(), core.Stop{})
+			for s.dispatch(m, w); m.Backlog() > 0; s.dispatch(m, w) {
+				m.Step(time.Now(), <-events)
+			}
+			w.stop()
+			return nil
+		}
+	}
+}
+
+func (s *sender) read(m *core.Sender, now time.Time, msg source.Message) {
+	s.r.Stats.Collected.Add(1)
+	m.ReadMessage(now, core.Read{Key: msg.Key, Value: msg.Value, Time: msg.Time.UnixNano(), Dropped: msg.Dropped})
+}
+
+// dispatch hands the Sender's actions to whoever performs them.
+func (s *sender) dispatch(m *core.Sender, w *workers) {
+	if !m.HasReady() {
+		return
+	}
+	for _, a := range m.Ready() {
+		switch a := a.(type) {
+		case core.Seal:
+			w.seal.put(a)
+		case core.Anchor:
+			w.anchor.put(a)
+		case core.Connect, core.Send, core.GiveUp, core.Forget:
+			w.deliver.put(a)
+		case core.SubmitLabel:
+			select {
+			case w.labels <- a:
+			default:
+				s.log.Error("condition queue full: a submission was not made", "condition", a.Condition)
+			}
+		case core.Log:
+			s.log.Log(context.Background(), a.Level, a.Msg, a.Attrs...)
+		case core.Count:
+			s.r.Stats.count(a)
+		}
+	}
+	m.Advance()
+}
+
+// load reads a spooled batch, or one the spool refused.
+func (s *sender) load(first uint64) (*Batch, error) {
+	s.mu.Lock()
+	b := s.mem[first]
+	s.mu.Unlock()
+	if b != nil {
+		return b, nil
+	}
+	return s.spool.Get(first)
+}
