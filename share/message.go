@@ -18,13 +18,13 @@ package share
 
 import (
 	"crypto/ecdsa"
-	"crypto/hpke"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/hpkep256"
 	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
@@ -133,20 +133,9 @@ func verify(s *Signed, domain string, pub *ecdsa.PublicKey) error {
 	return nil
 }
 
-func suite() (hpke.KDF, hpke.AEAD) { return hpke.HKDFSHA256(), hpke.AES256GCM() }
-
 // SealTo encrypts msg to pub with HPKE.
 func SealTo(pub *ecdsa.PublicKey, msg []byte) ([]byte, error) {
-	epub, err := pub.ECDH()
-	if err != nil {
-		return nil, err
-	}
-	pk, err := hpke.NewDHKEMPublicKey(epub)
-	if err != nil {
-		return nil, err
-	}
-	kdf, aead := suite()
-	return hpke.Seal(pk, kdf, aead, []byte(hpkeInfo), msg)
+	return hpkep256.Seal(pub, []byte(hpkeInfo), msg)
 }
 
 // OpenWith decrypts an HPKE message sealed to key.
@@ -154,16 +143,7 @@ func OpenWith(key *ecdsa.PrivateKey, ct []byte) ([]byte, error) {
 	if len(ct) > MaxMessage {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(ct), MaxMessage)
 	}
-	epriv, err := key.ECDH()
-	if err != nil {
-		return nil, err
-	}
-	sk, err := hpke.NewDHKEMPrivateKey(epriv)
-	if err != nil {
-		return nil, err
-	}
-	kdf, aead := suite()
-	msg, err := hpke.Open(sk, kdf, aead, []byte(hpkeInfo), ct)
+	msg, err := hpkep256.Open(key, []byte(hpkeInfo), ct)
 	if err != nil {
 		return nil, ErrUndecryptable
 	}

@@ -21,7 +21,6 @@ package release
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/hpke"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -31,6 +30,7 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/hpkep256"
 	"github.com/sealnet/sealnet/seal"
 )
 
@@ -89,8 +89,6 @@ func NewSalt() ([]byte, error) {
 	return s, err
 }
 
-func suite() (hpke.KDF, hpke.AEAD) { return hpke.HKDFSHA256(), hpke.AES256GCM() }
-
 // Seal seals the bundle of job j's keys to the claim's enclave key and
 // returns the sealed bytes and the grant hash to record on chain.
 func Seal(c Claim, j *compute.Job, program Key, inputs []Key, salt []byte) (sealed, grant []byte, err error) {
@@ -109,17 +107,8 @@ func Seal(c Claim, j *compute.Job, program Key, inputs []Key, salt []byte) (seal
 	if err != nil {
 		return nil, nil, err
 	}
-	epub, err := pub.ECDH()
-	if err != nil {
-		return nil, nil, err
-	}
-	pk, err := hpke.NewDHKEMPublicKey(epub)
-	if err != nil {
-		return nil, nil, err
-	}
 	b := Bundle{Chain: c.Chain, Job: c.Job, Worker: c.Worker[:], Program: program, Inputs: inputs, Salt: salt}
-	kdf, aead := suite()
-	sealed, err = hpke.Seal(pk, kdf, aead, c.info(), canon.MustMarshal(b))
+	sealed, err = hpkep256.Seal(pub, c.info(), canon.MustMarshal(b))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,16 +124,7 @@ func Open(key *ecdsa.PrivateKey, c Claim, sealed []byte) (*Bundle, error) {
 	if !bytes.Equal(c.EnclaveKey, attest.EncodeKey(&key.PublicKey)) {
 		return nil, fmt.Errorf("%w: the claim names another enclave key", ErrNotForThis)
 	}
-	epriv, err := key.ECDH()
-	if err != nil {
-		return nil, err
-	}
-	sk, err := hpke.NewDHKEMPrivateKey(epriv)
-	if err != nil {
-		return nil, err
-	}
-	kdf, aead := suite()
-	plain, err := hpke.Open(sk, kdf, aead, c.info(), sealed)
+	plain, err := hpkep256.Open(key, c.info(), sealed)
 	if err != nil {
 		return nil, ErrNotForThis
 	}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/internal/hpkep256"
 )
 
 const (
@@ -72,21 +73,10 @@ func aad(index uint64, last bool) []byte {
 	return append(a, 0)
 }
 
-func suite() (hpke.KDF, hpke.AEAD) { return hpke.HKDFSHA256(), hpke.AES256GCM() }
-
 // Encrypt returns a writer that encrypts to the result key to and writes
 // to dst; Close writes the last chunk and must be called.
 func Encrypt(dst io.Writer, to *ecdsa.PublicKey, b Binding) (io.WriteCloser, error) {
-	epub, err := to.ECDH()
-	if err != nil {
-		return nil, err
-	}
-	pk, err := hpke.NewDHKEMPublicKey(epub)
-	if err != nil {
-		return nil, err
-	}
-	kdf, aead := suite()
-	enc, sender, err := hpke.NewSender(pk, kdf, aead, b.info())
+	enc, sender, err := hpkep256.Sender(to, b.info())
 	if err != nil {
 		return nil, err
 	}
@@ -167,16 +157,7 @@ func Decrypt(src io.Reader, key *ecdsa.PrivateKey, b Binding) (io.Reader, error)
 	if _, err := io.ReadFull(br, enc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTruncated, err)
 	}
-	epriv, err := key.ECDH()
-	if err != nil {
-		return nil, err
-	}
-	sk, err := hpke.NewDHKEMPrivateKey(epriv)
-	if err != nil {
-		return nil, err
-	}
-	kdf, aead := suite()
-	r, err := hpke.NewRecipient(enc, sk, kdf, aead, b.info())
+	r, err := hpkep256.Receiver(key, enc, b.info())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrWrongKey, err)
 	}
