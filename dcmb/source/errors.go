@@ -1,5 +1,7 @@
 package source
 
+// This file holds the errors sources report.
+
 import "errors"
 
 // Errors a source reports. Each is wrapped with what was refused and the

@@ -1,5 +1,8 @@
 package source
 
+// This file holds the MQTT source: Eclipse Paho with a persistent session,
+// logins and TLS as brokers are run, and its honest errors.
+
 import (
 	"context"
 	"crypto/tls"

@@ -1,5 +1,8 @@
 package source
 
+// This file holds the OPC UA source: endpoint selection, security policies
+// and modes, logins, subscriptions and reconnects (gopcua).
+
 import (
 	"context"
 	"crypto/rsa"

@@ -1,5 +1,8 @@
 package source
 
+// This file holds how sources retry: backoff after a lost connection, and
+// waiting for a fix after a refusal that retrying cannot cure.
+
 import (
 	"context"
 	"errors"

@@ -1,5 +1,8 @@
 package source
 
+// This file holds how sources read secrets: a password from the TOML, a
+// file or the environment, and watching the files that can fix a refusal.
+
 import (
 	"errors"
 	"fmt"

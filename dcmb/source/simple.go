@@ -1,5 +1,7 @@
 package source
 
+// This file holds the simple sources: a file, standard input and HTTP push.
+
 import (
 	"bufio"
 	"context"

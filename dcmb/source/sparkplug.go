@@ -1,5 +1,8 @@
 package source
 
+// This file holds the Sparkplug B source: MQTT to a broker, with the host
+// application of package sparkplug deciding what each payload means.
+
 import (
 	"context"
 	"fmt"

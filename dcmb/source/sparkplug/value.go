@@ -1,5 +1,8 @@
 package sparkplug
 
+// This file holds how metric values become text: every Sparkplug B
+// datatype, arrays, DataSets and templates.
+
 import (
 	"encoding/binary"
 	"encoding/json"
