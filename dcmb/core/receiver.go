@@ -141,14 +141,16 @@ type (
 		Stream string
 		Next   uint64
 	}
-	// Store asks for a verified batch to be stored in the inbox, then the
-	// stream's position Next.
+	// Store asks for a verified batch to be stored durably: in the inbox,
+	// in the output the receiver keeps of its messages, then the stream's
+	// position Next. The batch is acknowledged only once Stored says all
+	// of it is.
 	Store struct {
 		Batch *wire.Batch
 		Next  uint64
 	}
-	// Output hands a stored batch to the output file and the receiver's
-	// actions: Fired are the candidates its messages matched.
+	// Output hands a stored batch to the receiver's actions: Fired are the
+	// candidates its messages matched.
 	Output struct {
 		Batch *wire.Batch
 		Fired []Fired
