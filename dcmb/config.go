@@ -18,6 +18,7 @@ import (
 	"github.com/sealnet/sealnet/dcmb/core"
 	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/dcmb/wire"
+	"github.com/sealnet/sealnet/durable"
 )
 
 // Config is a DCMB configuration (dcmb.toml): the streams this node sends
@@ -315,26 +316,7 @@ func readSecret(path string, create func() ([]byte, error)) ([]byte, error) {
 // writeSecret stores a stream secret durably: every batch's salts derive
 // from it, so it must not be lost in a crash after batches were sealed.
 func writeSecret(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(hex.EncodeToString(b) + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return durable.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
 }
 
 func trimNL(b []byte) []byte {

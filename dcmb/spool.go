@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sealnet/sealnet/durable"
 )
 
 // Dir is a directory of batch files of one stream, named by their first
@@ -30,7 +32,7 @@ type Dir struct {
 // OpenDir opens (creating) a batch directory and indexes its files.
 // Leftover temporary files of an interrupted write are removed.
 func OpenDir(path string) (*Dir, error) {
-	if err := os.MkdirAll(path, 0o700); err != nil {
+	if err := durable.MkdirAll(path, 0o700); err != nil {
 		return nil, err
 	}
 	ents, err := os.ReadDir(path)
@@ -40,7 +42,7 @@ func OpenDir(path string) (*Dir, error) {
 	d := &Dir{path: path, sizes: map[uint64]int64{}}
 	for _, e := range ents {
 		name := e.Name()
-		if strings.HasSuffix(name, ".tmp") {
+		if durable.IsTemp(name) || strings.HasSuffix(name, ".tmp") {
 			os.Remove(filepath.Join(path, name))
 			continue
 		}
@@ -75,31 +77,7 @@ func (d *Dir) Put(b *Batch) error {
 	if err != nil {
 		return err
 	}
-	name := filepath.Join(d.path, batchName(b.FirstSeq))
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(raw); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := syncDir(d.path); err != nil {
+	if err := durable.WriteFile(filepath.Join(d.path, batchName(b.FirstSeq)), raw, 0o600); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -107,15 +85,6 @@ func (d *Dir) Put(b *Batch) error {
 	d.sizes[b.FirstSeq] = int64(len(raw))
 	d.mu.Unlock()
 	return nil
-}
-
-func syncDir(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
 }
 
 // Get reads the batch starting at first.
@@ -146,7 +115,7 @@ func (d *Dir) Find(seq uint64) (uint64, bool) {
 
 // Remove deletes the batch starting at first.
 func (d *Dir) Remove(first uint64) error {
-	if err := os.Remove(filepath.Join(d.path, batchName(first))); err != nil && !os.IsNotExist(err) {
+	if err := durable.Remove(filepath.Join(d.path, batchName(first))); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -162,7 +131,10 @@ func (d *Dir) MoveTo(first uint64, to *Dir) error {
 	if err := os.Rename(filepath.Join(d.path, batchName(first)), filepath.Join(to.path, batchName(first))); err != nil {
 		return err
 	}
-	if err := syncDir(to.path); err != nil {
+	if err := durable.SyncDir(to.path); err != nil {
+		return err
+	}
+	if err := durable.SyncDir(d.path); err != nil {
 		return err
 	}
 	d.mu.Lock()

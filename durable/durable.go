@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteFile replaces path with data, durably, with permissions perm.
@@ -52,6 +53,13 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error) (err error
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return SyncDir(dir)
+}
+
+// IsTemp reports whether a file name is one of Write's temporary files,
+// which a crash can leave behind; whoever lists a directory may remove
+// them.
+func IsTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
 }
 
 // SyncDir flushes a directory, so that the names created, renamed or
