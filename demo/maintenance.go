@@ -27,6 +27,7 @@ import (
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/machine"
 	"github.com/sealnet/sealnet/dcmb/source"
@@ -269,7 +270,7 @@ func Maintenance(ctx context.Context, w io.Writer, opt MaintenanceOptions) error
 		return fmt.Errorf("step 7: %w", err)
 	}
 	file := filepath.Join(dir, "press-7-"+paperTurn+".bundle")
-	if err := os.WriteFile(file, raw, 0o644); err != nil {
+	if err := durable.WriteFile(file, raw, 0o644); err != nil {
 		return err
 	}
 	g, err := bundle.LoadGenesis(filepath.Join(maker.Home.Chain(maker.Node.Config().Channels[0], "").Home, "config", "genesis.json"))

@@ -271,11 +271,15 @@ func (t TrustList) Trust(prefix string) (CertInfo, error) {
 		return CertInfo{}, fmt.Errorf("%d rejected certificates start with %s: give more digits", len(found), prefix)
 	}
 	c := found[0]
-	if err := os.MkdirAll(filepath.Join(t.Dir, pkiTrusted), 0o700); err != nil {
+	if err := durable.MkdirAll(filepath.Join(t.Dir, pkiTrusted), 0o700); err != nil {
 		return CertInfo{}, err
 	}
 	dst := filepath.Join(t.Dir, pkiTrusted, filepath.Base(c.Path))
 	if err := os.Rename(c.Path, dst); err != nil {
+		return CertInfo{}, err
+	}
+	// the operator's decision outlives a crash
+	if err := errors.Join(durable.SyncDir(filepath.Dir(dst)), durable.SyncDir(filepath.Dir(c.Path))); err != nil {
 		return CertInfo{}, err
 	}
 	c.Path = dst
