@@ -27,10 +27,10 @@ import (
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
-	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/machine"
 	"github.com/sealnet/sealnet/dcmb/source"
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/local"
 )
