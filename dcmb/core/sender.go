@@ -43,6 +43,12 @@ type Recovery struct {
 	Org    string        // this node's org
 	Stream *audit.Stream // the chain's record of the stream (nil: never anchored)
 	Spool  []Spooled     // ascending
+	// Reserved is the sequence number below which the sender that ran
+	// before may have numbered messages (the driver's durable reservation;
+	// 0: none). What it numbered but never sealed was lost with the
+	// process: that range is recorded as dropped, and numbering goes on
+	// above it, so no number is used twice.
+	Reserved uint64
 }
 
 // Sender events.
@@ -141,6 +147,12 @@ func NewSender(cfg SenderConfig, rec Recovery, now time.Time) (*Sender, error) {
 		s.log(slog.LevelInfo, "spool recovered", "batches", len(s.spool), "bytes", s.spoolBytes, "next_seq", s.next)
 	}
 	t := now.UnixNano()
+	if rec.Reserved > s.next {
+		reason := fmt.Sprintf("sender stopped without sealing: numbers %d-%d may have been given to messages lost with it", s.next, rec.Reserved-1)
+		s.log(slog.LevelWarn, "messages lost in a crash: their range is recorded on chain as dropped", "first_seq", s.next, "count", rec.Reserved-s.next)
+		s.enqueue(&wire.Batch{Stream: cfg.Stream, Mode: cfg.Mode, FirstSeq: s.next, Count: rec.Reserved - s.next, Start: t, End: t, Dropped: reason})
+		s.next = rec.Reserved
+	}
 	s.cur = s.newBatch(t)
 	s.nextCut = t + int64(cfg.Interval)
 	s.pump(t)
