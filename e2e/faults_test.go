@@ -146,15 +146,15 @@ func TestDiskFull(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", saved+"/.", data).CombinedOutput(); err != nil {
 		t.Fatalf("copy data: %v %s", err, out)
 	}
-	// the ballast leaves 24 MiB free: some hundred blocks' worth
+	// the ballast leaves 12 MiB free: a few hundred blocks' worth
 	ballast := filepath.Join(data, "ballast")
-	if out, err := exec.Command("sh", "-c", "dd if=/dev/zero of="+ballast+" bs=1M count=$(( $(df -m --output=avail "+data+" | tail -1) - 24 ))").CombinedOutput(); err != nil {
+	if out, err := exec.Command("sh", "-c", "dd if=/dev/zero of="+ballast+" bs=1M count=$(( $(df -m --output=avail "+data+" | tail -1) - 12 ))").CombinedOutput(); err != nil {
 		t.Fatalf("ballast: %v %s", err, out)
 	}
 	c.restart(3)
 	l := c.startLoad(4)
 	// the node writes until the disk is full
-	waitFor(t, "org4 runs out of space", 3*time.Minute, func() error {
+	waitFor(t, "org4 runs out of space", 6*time.Minute, func() error {
 		b, _ := os.ReadFile(c.procs[3].log)
 		if !strings.Contains(string(b), "no space left on device") {
 			return fmt.Errorf("%d transactions acknowledged so far", l.count())

@@ -3,7 +3,8 @@
 # from Debian's packages; node-opcua-server and Eclipse Tahu's Sparkplug
 # client, pinned, from the npm registry;
 # the pinned Kubo from the Go module proxy, cached in .cache/), checks formatting and vet, runs the
-# unit, integration, interop and multi-process tests, then a short fuzz pass
+# unit, integration, interop and multi-process tests under the race detector
+# (including the fault campaign's short mode), then a short fuzz pass
 # over each decoder of untrusted bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,8 +49,15 @@ SEALNET_KUBO=$(bash scripts/kubo.sh)
 export SEALNET_KUBO
 "$SEALNET_KUBO" version
 
-echo "== tests"
-go test -count=1 -timeout 20m ./...
+echo "== tests, with the race detector"
+# Every package runs under the race detector, and the e2e tests' node
+# processes are built with it too, except the three that only execute
+# WebAssembly in one goroutine (about 10x slower under it: they run after,
+# without it).
+wasm_only='/compute/programs$|/compute/programs/|/compute/runner$|/sandbox$'
+go test -race -count=1 -timeout 45m $(go list ./... | grep -Ev "$wasm_only")
+echo "== tests of the WebAssembly runners, without the race detector"
+go test -count=1 -timeout 20m $(go list ./... | grep -E "$wasm_only")
 
 echo "== fuzz (short pass per target)"
 # every Fuzz function in the tree, so a new decoder's target is never left
