@@ -139,18 +139,21 @@ func (s *Service) Answer(ctx context.Context, raw []byte, now time.Time) (*keys.
 		return nil, fmt.Errorf("channel %q is not hosted here", peek.Chain)
 	}
 	resolve := func(fp identity.Fingerprint) (*identity.Member, error) {
-		m, ok, err := ch.App.Certificate(fp)
+		m, revoked, err := ch.App.Certificate(fp)
 		switch {
 		case err != nil:
 			return nil, err
-		case !ok:
-			return nil, errors.New("not enrolled, or revoked")
+		case revoked:
+			return nil, errors.New("revoked")
 		}
 		return m, nil
 	}
 	r, w, err := keys.Open(raw, resolve, now, ledger.DefaultTau)
 	if err != nil {
 		return nil, err
+	}
+	if err := caughtUp(ctx, ch, r.Height); err != nil {
+		return &keys.Answer{Retry: err.Error()}, nil
 	}
 	claim := r.Chain + "/" + r.Job + "/" + w.Fingerprint.String()
 	lock := s.lock(claim)
@@ -177,6 +180,22 @@ func (s *Service) Answer(ctx context.Context, raw []byte, now time.Time) (*keys.
 		return s.deny(ctx, ch, j, w, v.Reason)
 	}
 	return s.release(ctx, ch, j, w, claim, v.To)
+}
+
+// caughtUp waits (a few seconds at most) until this node committed the
+// block the request names.
+func caughtUp(ctx context.Context, ch *ledger.Channel, height int64) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h, _ := ch.App.Height()
+		if h >= height {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("the custodian's node is at block %d, the request names block %d", h, height)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (s *Service) lock(claim string) *sync.Mutex {

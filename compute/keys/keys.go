@@ -66,6 +66,10 @@ type Request struct {
 	Worker     []byte `cbor:"3,keyasint"` // certificate fingerprint
 	EnclaveKey []byte `cbor:"4,keyasint"` // the attested key; without a TEE, the key to seal to
 	Time       int64  `cbor:"5,keyasint"` // Unix nanoseconds
+	// Height is the block that recorded the worker's attestation (its
+	// claim, without a TEE): the custodian decides on a state at least as
+	// recent, so that a request racing its own block is not refused.
+	Height int64 `cbor:"6,keyasint"`
 }
 
 // Signed is a request and its worker's signature, as sent.
@@ -79,9 +83,10 @@ func digest(req []byte) []byte {
 	return d[:]
 }
 
-// NewRequest signs a request as worker w for the enclave key on job.
-func NewRequest(w *identity.Identity, chain, job string, enclaveKey []byte, now time.Time) ([]byte, error) {
-	r := Request{Chain: chain, Job: job, Worker: w.Member.Fingerprint[:], EnclaveKey: enclaveKey, Time: now.UnixNano()}
+// NewRequest signs a request as worker w for the enclave key on job,
+// attested (or claimed) at height.
+func NewRequest(w *identity.Identity, chain, job string, enclaveKey []byte, height int64, now time.Time) ([]byte, error) {
+	r := Request{Chain: chain, Job: job, Worker: w.Member.Fingerprint[:], EnclaveKey: enclaveKey, Time: now.UnixNano(), Height: height}
 	raw := canon.MustMarshal(r)
 	sig, err := identity.Sign(w.Key, digest(raw))
 	if err != nil {
