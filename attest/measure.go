@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	sevabi "github.com/google/go-sev-guest/abi"
 	tdxabi "github.com/google/go-tdx-guest/abi"
 	tdxpb "github.com/google/go-tdx-guest/proto/tdx"
-	sevabi "github.com/google/go-sev-guest/abi"
 )
 
 // Real evidence from the vendors' test suites (testdata/README.md): the
