@@ -307,9 +307,8 @@ func jobs(ctx context.Context, o *ComputeOptions, res *ComputeResult) error {
 	}
 	o.progress("  input %d bytes", len(in.Data))
 	wctx, stop := context.WithCancel(ctx)
-	defer stop()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() { stop(); wg.Wait() }()
 	for _, l := range c.Orgs[1:] {
 		wid, err := enrollWith(ctx, l, "worker", identity.RoleWorker)
 		if err != nil {

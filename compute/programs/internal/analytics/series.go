@@ -76,22 +76,33 @@ func Read(name string, r io.Reader) (Series, error) {
 // through the standard library's general parsers costs several times what
 // it costs natively.
 func Parse(name string, data []byte) (Series, error) {
-	s := Series{Name: name, Samples: make([]Sample, 0, bytes.Count(data, []byte{'\n'})+1)}
+	s := Series{Name: name, Samples: make([]Sample, 0, len(data)/16+1)}
 	for line := 1; len(data) > 0; line++ {
-		text := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			text, data = data[:i], data[i+1:]
-		} else {
-			data = nil
+		// one pass finds the line's end and its first comma
+		end, comma := len(data), -1
+		for k, c := range data {
+			if c == '\n' {
+				end = k
+				break
+			}
+			if c == ',' && comma < 0 {
+				comma = k
+			}
 		}
-		text = trim(text)
+		text := data[:end]
+		data = data[min(end+1, len(data)):]
+		lead := 0
+		for lead < len(text) && space(text[lead]) {
+			lead++
+		}
+		text = trim(text[lead:])
 		if len(text) == 0 || text[0] == '#' {
 			continue
 		}
-		comma := bytes.IndexByte(text, ',')
-		if comma < 0 {
+		if comma < 0 || comma-lead >= len(text) {
 			return s, fmt.Errorf("%s:%d: want time,value", name, line)
 		}
+		comma -= lead
 		t, ok := parseInt(trim(text[:comma]))
 		if !ok {
 			return s, fmt.Errorf("%s:%d: time: not a 64-bit integer", name, line)
