@@ -77,20 +77,48 @@ func Read(name string, r io.Reader) (Series, error) {
 // it costs natively.
 func Parse(name string, data []byte) (Series, error) {
 	s := Series{Name: name, Samples: make([]Sample, 0, len(data)/16+1)}
-	for line := 1; len(data) > 0; line++ {
-		// one pass finds the line's end and its first comma
-		end, comma := len(data), -1
-		for k, c := range data {
+	line, i, n := 0, 0, len(data)
+	for i < n {
+		line++
+		// the common line, "digits,digits.ddd\n", is read in one pass
+		// without calls; anything else goes through the general path
+		start := i
+		var t int64
+		j := i
+		for j < n && data[j] >= '0' && data[j] <= '9' && j-i < 18 {
+			t = t*10 + int64(data[j]-'0')
+			j++
+		}
+		if j > i && j < n && data[j] == ',' {
+			k := j + 1
+			var v int64
+			w := k
+			for k < n && data[k] >= '0' && data[k] <= '9' && k-w < 9 {
+				v = v*10 + int64(data[k]-'0')
+				k++
+			}
+			if k > w && k+4 < n && data[k] == '.' && data[k+4] == '\n' &&
+				data[k+1]-'0' < 10 && data[k+2]-'0' < 10 && data[k+3]-'0' < 10 {
+				v = v*1000 + int64(data[k+1]-'0')*100 + int64(data[k+2]-'0')*10 + int64(data[k+3]-'0')
+				s.Samples = append(s.Samples, Sample{Time: t, Value: v})
+				i = k + 5
+				continue
+			}
+		}
+		// the general path: the line's end and its first comma in one pass
+		end, comma := n, -1
+		for k := start; k < n; k++ {
+			c := data[k]
 			if c == '\n' {
 				end = k
 				break
 			}
 			if c == ',' && comma < 0 {
-				comma = k
+				comma = k - start
 			}
 		}
-		text := data[:end]
-		data = data[min(end+1, len(data)):]
+		text := data[start:end]
+		i = min(end+1, n)
 		lead := 0
 		for lead < len(text) && space(text[lead]) {
 			lead++
@@ -103,7 +131,7 @@ func Parse(name string, data []byte) (Series, error) {
 			return s, fmt.Errorf("%s:%d: want time,value", name, line)
 		}
 		comma -= lead
-		t, ok := parseInt(trim(text[:comma]))
+		tt, ok := parseInt(trim(text[:comma]))
 		if !ok {
 			return s, fmt.Errorf("%s:%d: time: not a 64-bit integer", name, line)
 		}
@@ -111,7 +139,7 @@ func Parse(name string, data []byte) (Series, error) {
 		if err != nil {
 			return s, fmt.Errorf("%s:%d: %v", name, line, err)
 		}
-		s.Samples = append(s.Samples, Sample{Time: t, Value: v})
+		s.Samples = append(s.Samples, Sample{Time: tt, Value: v})
 	}
 	return s, nil
 }
