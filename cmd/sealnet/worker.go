@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -70,7 +69,7 @@ func workerRunCmd(g *globals) *cobra.Command {
 			case "tsm":
 				tsm := &attest.TSM{}
 				cfg.Attester = func(*ecdsa.PrivateKey) attest.Attester { return tsm }
-				if cfg.Kind, err = probeTSM(); err != nil {
+				if cfg.Kind, err = probeTSM(tsm); err != nil {
 					return err
 				}
 			default:
@@ -121,23 +120,14 @@ func workerRunCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// probeTSM finds which TEE the configfs-tsm interface is of, by its
-// provider, before any job is claimed.
-func probeTSM() (attest.Kind, error) {
-	b, err := os.ReadFile("/sys/kernel/config/tsm/report/provider")
+// probeTSM finds which TEE this is, before any job is claimed, by making
+// one report through configfs-tsm (for no claim).
+func probeTSM(tsm *attest.TSM) (attest.Kind, error) {
+	ev, err := tsm.Attest(attest.Binding{Chain: "probe"})
 	if err != nil {
-		entries, _ := os.ReadDir("/sys/kernel/config/tsm/report")
-		if len(entries) == 0 {
-			return "", fmt.Errorf("--attester tsm: configfs-tsm is not available here (not a TDX or SEV-SNP guest, or configfs not mounted): %w", err)
-		}
+		return "", fmt.Errorf("--attester tsm: %w", err)
 	}
-	switch strings.TrimSpace(string(b)) {
-	case "tdx_guest":
-		return attest.KindTDX, nil
-	case "sev_guest":
-		return attest.KindSNP, nil
-	}
-	return attest.KindTDX, nil // the first report tells; the policy check before claims assumes TDX
+	return ev.Kind, nil
 }
 
 func workerExecCmd() *cobra.Command {
