@@ -54,6 +54,7 @@ type Backend struct {
 	Node      *node.Node           // hosted channels, identity, configuration
 	Store     *store.Shared        // ciphertext; nil when the node has no p2p.listen address
 	Custodian *custodian.Custodian // data keys and key requests; nil likewise
+	Compute   Compute              // compute jobs' key release; nil likewise
 }
 
 // Server serves the API of one node.
@@ -61,6 +62,7 @@ type Server struct {
 	n       *node.Node
 	store   *store.Shared
 	cust    *custodian.Custodian
+	compute Compute
 	log     *slog.Logger
 	mux     *http.ServeMux
 	reg     *prometheus.Registry
@@ -78,7 +80,7 @@ type Server struct {
 // NewServer returns the API handler of b.
 func NewServer(b Backend) *Server {
 	n := b.Node
-	s := &Server{n: n, store: b.Store, cust: b.Custodian, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
+	s := &Server{n: n, store: b.Store, cust: b.Custodian, compute: b.Compute, log: n.Log, mux: http.NewServeMux(), reg: prometheus.NewRegistry()}
 	s.submits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sealnet_tx_submitted_total",
 		Help: "Transactions submitted through the API, by channel and result code."}, []string{"channel", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "sealnet_tx_commit_seconds",
@@ -116,6 +118,7 @@ func (s *Server) register() {
 	s.handle("GET", "/v1/channels/{ch}/events", Reader, s.events)
 	s.routeData()
 	s.routeAudit()
+	s.routeCompute()
 }
 
 // Ops returns the operations handler (health and metrics), served on its

@@ -216,3 +216,16 @@ func certOf(t testing.TB, der []byte) *x509.Certificate {
 	}
 	return c
 }
+
+func TestMeasureVerify(t *testing.T) {
+	for _, k := range []Kind{KindTDX, KindSNP} {
+		r, err := MeasureVerify(k, 200*time.Millisecond)
+		if err != nil || r <= 0 {
+			t.Fatalf("%s: %v %v", k, r, err)
+		}
+		t.Logf("%s: %.0f/s", k, r)
+	}
+	if _, err := MeasureVerify(KindSoftware, time.Millisecond); err == nil {
+		t.Fatal("no software sample")
+	}
+}

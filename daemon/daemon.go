@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sealnet/sealnet/api"
+	"github.com/sealnet/sealnet/compute/custody"
 	"github.com/sealnet/sealnet/custodian"
 	"github.com/sealnet/sealnet/dcmb"
 	"github.com/sealnet/sealnet/ledger"
@@ -32,7 +33,7 @@ type Options struct {
 }
 
 // Daemon is an assembled, running node. The parts a node's configuration
-// leaves out are nil: P2P, Store and Custodian without p2p.listen, DCMB
+// leaves out are nil: P2P, Store, Custodian and Compute without p2p.listen, DCMB
 // without Options.DCMB.
 type Daemon struct {
 	Log       *slog.Logger
@@ -40,6 +41,7 @@ type Daemon struct {
 	P2P       *p2p.Node
 	Store     *store.Shared
 	Custodian *custodian.Custodian
+	Compute   *custody.Service
 	Server    *api.Server
 	DCMB      *DCMB
 
@@ -85,7 +87,12 @@ func (d *Daemon) start(h node.Home, cfg *node.Config, o Options) error {
 			return err
 		}
 	}
-	d.Server = api.NewServer(api.Backend{Node: n, Store: d.Store, Custodian: d.Custodian})
+	d.startCompute()
+	b := api.Backend{Node: n, Store: d.Store, Custodian: d.Custodian}
+	if d.Compute != nil {
+		b.Compute = computeAPI{d.Custodian, d.Compute}
+	}
+	d.Server = api.NewServer(b)
 	if err := d.serve(cfg.API); err != nil {
 		return err
 	}

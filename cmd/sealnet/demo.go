@@ -23,6 +23,27 @@ func demoCmd(*globals) *cobra.Command {
 			return demo.Share(ctx, os.Stdout)
 		},
 	})
+	var program string
+	cc := &cobra.Command{
+		Use:   "compute [--program stats.wasm]",
+		Short: "Paper 004: four companies, an analytics job on encrypted data, redundant workers, a tampered one caught",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer cancel()
+			var o demo.ComputeOptions
+			if program != "" {
+				b, err := os.ReadFile(program)
+				if err != nil {
+					return err
+				}
+				o.Program = b
+			}
+			return demo.Compute(ctx, os.Stdout, o)
+		},
+	}
+	cc.Flags().StringVar(&program, "program", "", "the stats module (default: built from the source tree; scripts/build-programs.sh)")
+	c.AddCommand(cc)
 	var opt demo.MaintenanceOptions
 	m := &cobra.Command{
 		Use:   "maintenance",

@@ -6,8 +6,10 @@
 // enclave key.
 //
 // It does no I/O of its own: the caller fetches ciphertexts (Fetch),
-// stores the encrypted output, and sends the statements to the chain. The
-// worker daemon that does so is phase 2's.
+// stores the encrypted output, and sends the statements to the chain (the
+// worker package does). The program runs through an Executor: in this
+// process (Sandbox), or in a child process the worker kills at the
+// deadline.
 package runner
 
 import (
@@ -15,6 +17,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -66,8 +69,82 @@ type Outcome struct {
 	nonce  []byte // redundant modes: hides it until the reveal
 }
 
-// Run does the task.
+// Execution is what running a program gave: its output, or the failure
+// it caused.
+type Execution struct {
+	Output   []byte
+	Stderr   []byte // diagnostics that may hold input data: keep them local
+	Duration time.Duration
+	Failure  string // one of the contract's program failures; "" on success
+}
+
+// Executor runs a program module on its inputs under a job's limits. The
+// in-process one is Sandbox; a worker may run each job in a child process
+// it kills at the deadline instead.
+type Executor interface {
+	Execute(ctx context.Context, program []byte, sha sandbox.Hash, in sandbox.Files, l compute.Limits) (*Execution, error)
+}
+
+// Sandbox executes programs in this process, with the sandbox's own
+// limits.
+type Sandbox struct{ RT *sandbox.Runtime }
+
+// Execute implements Executor.
+func (s Sandbox) Execute(ctx context.Context, program []byte, sha sandbox.Hash, in sandbox.Files, l compute.Limits) (*Execution, error) {
+	m, err := s.RT.Compile(ctx, program, sha)
+	if r := Classify(err); r != "" {
+		return &Execution{Failure: r}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.RT.Run(ctx, m, sandbox.Spec{Inputs: in, Args: []string{"job"}, Limits: SandboxLimits(l)})
+	x := &Execution{}
+	if res != nil {
+		x.Stderr, x.Duration = res.Stderr, res.Duration
+	}
+	if x.Failure = Classify(err); x.Failure != "" {
+		return x, nil
+	}
+	if err != nil {
+		return nil, err // the caller's context, not the program
+	}
+	x.Output = res.Output
+	return x, nil
+}
+
+// SandboxLimits are a job's limits as the sandbox takes them.
+func SandboxLimits(l compute.Limits) sandbox.Limits {
+	return sandbox.Limits{MemoryBytes: l.MemoryBytes, WallTime: time.Duration(l.WallTimeMs) * time.Millisecond, OutputBytes: int64(l.OutputBytes)}
+}
+
+// Classify names the program failure a sandbox error stands for, or ""
+// when err is nil or not the program's doing.
+func Classify(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, f := range []struct {
+		err    error
+		reason string
+	}{{sandbox.ErrHashMismatch, compute.FailProgramHash}, {sandbox.ErrInvalid, compute.FailExit},
+		{sandbox.ErrMemoryLimit, compute.FailMemory}, {sandbox.ErrTimeLimit, compute.FailTime}, {sandbox.ErrOutputLimit, compute.FailOutput},
+		{sandbox.ErrTrap, compute.FailTrap}, {sandbox.ErrExit, compute.FailExit}} {
+		if errors.Is(err, f.err) {
+			return f.reason
+		}
+	}
+	return ""
+}
+
+// Run does the task in this process.
 func Run(ctx context.Context, rt *sandbox.Runtime, t Task, fetch Fetch) (*Outcome, error) {
+	return Do(ctx, t, fetch, Sandbox{RT: rt})
+}
+
+// Do does the task: fetch and decrypt, execute with ex, and seal the
+// output or state the failure.
+func Do(ctx context.Context, t Task, fetch Fetch, ex Executor) (*Outcome, error) {
 	j := t.Job
 	o := &Outcome{task: t}
 	prog, err := open(ctx, fetch, t.Bundle.Program, MaxProgram)
@@ -76,12 +153,8 @@ func Run(ctx context.Context, rt *sandbox.Runtime, t Task, fetch Fetch) (*Outcom
 	}
 	var want sandbox.Hash
 	copy(want[:], j.Program.SHA256)
-	m, err := rt.Compile(ctx, prog, want)
-	if errors.Is(err, sandbox.ErrHashMismatch) {
+	if sandbox.Hash(sha256.Sum256(prog)) != want {
 		return o.fail(compute.FailProgramHash, nil)
-	}
-	if err != nil {
-		return o.fail(compute.FailExit, fmt.Errorf("program does not compile: %w", err))
 	}
 	var files []sandbox.File
 	for i, k := range t.Bundle.Inputs {
@@ -95,23 +168,30 @@ func Run(ctx context.Context, rt *sandbox.Runtime, t Task, fetch Fetch) (*Outcom
 	if err != nil {
 		return nil, err
 	}
-	res, err := rt.Run(ctx, m, sandbox.Spec{Inputs: in, Args: []string{"job"}, Limits: sandbox.Limits{
-		MemoryBytes: j.Limits.MemoryBytes, WallTime: time.Duration(j.Limits.WallTimeMs) * time.Millisecond, OutputBytes: int64(j.Limits.OutputBytes)}})
-	if res != nil {
-		o.Stderr, o.Duration = res.Stderr, res.Duration
-	}
-	for _, f := range []struct {
-		err    error
-		reason string
-	}{{sandbox.ErrMemoryLimit, compute.FailMemory}, {sandbox.ErrTimeLimit, compute.FailTime}, {sandbox.ErrOutputLimit, compute.FailOutput},
-		{sandbox.ErrTrap, compute.FailTrap}, {sandbox.ErrExit, compute.FailExit}} {
-		if errors.Is(err, f.err) {
-			return o.fail(f.reason, nil)
-		}
-	}
+	x, err := ex.Execute(ctx, prog, want, in, j.Limits)
 	if err != nil {
-		return nil, err // the caller's context, not the program
+		return nil, err
 	}
+	if x.Failure != "" {
+		o, err := o.fail(x.Failure, nil)
+		if o != nil {
+			o.Stderr, o.Duration = append(x.Stderr, o.Stderr...), x.Duration
+		}
+		return o, err
+	}
+	o, err = Seal(t, x.Output)
+	if o != nil {
+		o.Stderr, o.Duration = x.Stderr, x.Duration
+	}
+	return o, err
+}
+
+// Seal encrypts output to the job's result key and commits to it: what
+// an enclave submits for the output its program wrote. (A dishonest
+// worker calls it with other bytes; redundant execution catches that.)
+func Seal(t Task, output []byte) (*Outcome, error) {
+	j := t.Job
+	o := &Outcome{task: t}
 	pub, err := attest.ParseKey(j.ResultKey)
 	if err != nil {
 		return nil, err
@@ -121,14 +201,14 @@ func Run(ctx context.Context, rt *sandbox.Runtime, t Task, fetch Fetch) (*Outcom
 	if err != nil {
 		return nil, err
 	}
-	if _, err := w.Write(res.Output); err != nil {
+	if _, err := w.Write(output); err != nil {
 		return nil, err
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	o.Ciphertext, o.size = ct.Bytes(), uint64(len(res.Output))
-	o.output = compute.OutputCommitment(t.Bundle.Salt, j.ID, res.Output)
+	o.Ciphertext, o.size = ct.Bytes(), uint64(len(output))
+	o.output = compute.OutputCommitment(t.Bundle.Salt, j.ID, output)
 	if j.Redundant() {
 		o.nonce = make([]byte, 32)
 		if _, err := rand.Read(o.nonce); err != nil {
@@ -136,6 +216,13 @@ func Run(ctx context.Context, rt *sandbox.Runtime, t Task, fetch Fetch) (*Outcom
 		}
 	}
 	return o, nil
+}
+
+// Fail states that the task cannot be done for reason (one of the
+// contract's failure reasons); program failures are signed by the enclave
+// key. cause, if any, is for the operator's log, never for the chain.
+func Fail(t Task, reason string, cause error) (*Outcome, error) {
+	return (&Outcome{task: t}).fail(reason, cause)
 }
 
 // open fetches and decrypts one object, checking its owner's signature

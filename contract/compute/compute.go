@@ -31,6 +31,7 @@
 //	   +---------+-----------+------------+  a lease ends, or a worker withdraws
 //	any state before a result: deadline -> expired (refunded)
 //	program failure, requester's objection, no majority -> failed
+//	posted without a claim: the requester's cancel -> cancelled
 //
 // A job with k slots is posted while a slot is free; otherwise its state is
 // that of its least advanced slot. Every transition is kept in the job's
@@ -80,6 +81,7 @@ const (
 	StateAccepted  = "accepted"
 	StateExpired   = "expired"
 	StateFailed    = "failed"
+	StateCancelled = "cancelled"
 )
 
 // Slot states beyond the job's.
@@ -98,6 +100,7 @@ const (
 	MaxWallTimeMs  = 24 * 3600 * 1000
 	MaxBlocks      = 1_000_000
 	MaxReason      = 140
+	MaxDenials     = 16 // refused key releases a job's history keeps
 )
 
 // Program names the job's WebAssembly module.
@@ -194,6 +197,7 @@ type Job struct {
 	State           string        `cbor:"state" json:"state"`
 	Reason          string        `cbor:"reason" json:"reason"`
 	Claims          int           `cbor:"claims" json:"claims"`
+	Denials         int           `cbor:"denials,omitempty" json:"denials,omitempty"`
 	Slots           []Slot        `cbor:"slots" json:"slots"`
 	Result          int           `cbor:"result" json:"result"` // the accepted slot, -1 before
 	History         []Transition  `cbor:"history" json:"history"`
@@ -207,7 +211,7 @@ func (j *Job) Redundant() bool { return j.Mode != ModeAttested }
 
 // Terminal reports whether the job is over.
 func (j *Job) Terminal() bool {
-	return j.State == StateAccepted || j.State == StateExpired || j.State == StateFailed
+	return j.State == StateAccepted || j.State == StateExpired || j.State == StateFailed || j.State == StateCancelled
 }
 
 // confidentiality says who can see a job's data, for every record and
@@ -252,6 +256,8 @@ func (c *Contract) Methods() map[string]contract.Method {
 		"fail":       {Roles: workers, Run: c.fail},
 		"accept":     {Roles: requesters, Run: c.accept},
 		"reject":     {Roles: requesters, Run: c.reject},
+		"cancel":     {Roles: requesters, Run: c.cancel},
+		"deny":       {Roles: requesters, Run: c.deny},
 		"collateral": {Roles: []identity.Role{identity.RoleAdmin, identity.RoleNode, identity.RoleWorker}, Run: c.collateral},
 	}
 }

@@ -192,7 +192,8 @@ func (c *Contract) tally(ctx *contract.Context, j *Job) error {
 func finish(ctx *contract.Context, j *Job, state, reason string) error {
 	j.State, j.Reason = state, reason
 	j.record(ctx.Height, state, "", reason)
-	typ := map[string]string{StateAccepted: "job_accepted", StateExpired: "job_expired", StateFailed: "job_failed"}[state]
+	typ := map[string]string{StateAccepted: "job_accepted", StateExpired: "job_expired", StateFailed: "job_failed",
+		StateCancelled: "job_cancelled"}[state]
 	to := j.Org
 	if state == StateAccepted {
 		to = ""

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"math/big"
+	"math/bits"
 )
 
 // Summary is the statistics of a set of values, in thousandths.
@@ -13,7 +14,7 @@ type Summary struct {
 	Min, Max         int64
 	Mean, Stddev     int64 // mean rounded half away from zero; population standard deviation, rounded down
 	sum              int64
-	sumSq            big.Int
+	sqHi, sqLo       uint64 // the sum of squares, 128 bits: no allocation per value
 	haveMin, haveMax bool
 }
 
@@ -21,10 +22,14 @@ type Summary struct {
 func (s *Summary) Add(v int64) {
 	s.Count++
 	s.sum += v
-	var sq big.Int
-	sq.SetInt64(v)
-	sq.Mul(&sq, &sq)
-	s.sumSq.Add(&s.sumSq, &sq)
+	a := uint64(v)
+	if v < 0 {
+		a = uint64(-v)
+	}
+	hi, lo := bits.Mul64(a, a)
+	var c uint64
+	s.sqLo, c = bits.Add64(s.sqLo, lo, 0)
+	s.sqHi += hi + c
 	if !s.haveMin || v < s.Min {
 		s.Min, s.haveMin = v, true
 	}
@@ -45,9 +50,12 @@ func (s *Summary) finish() {
 		half = -half
 	}
 	s.Mean = (s.sum + half) / n
-	var v, sum2, nn big.Int
+	var v, sum2, nn, sumSq big.Int
 	nn.SetInt64(n)
-	v.Mul(&nn, &s.sumSq)
+	sumSq.SetUint64(s.sqHi)
+	sumSq.Lsh(&sumSq, 64)
+	sumSq.Or(&sumSq, new(big.Int).SetUint64(s.sqLo))
+	v.Mul(&nn, &sumSq)
 	sum2.SetInt64(s.sum)
 	sum2.Mul(&sum2, &sum2)
 	v.Sub(&v, &sum2)
