@@ -20,7 +20,11 @@ import (
 
 func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 	n := d.Node
-	net, err := p2p.Start(n.Identity.Key, cfg.P2P, d.Log)
+	key, p2pKey, err := hostKey(h, n, d.Log)
+	if err != nil {
+		return err
+	}
+	net, err := p2p.Start(key, cfg.P2P, d.Log)
 	if err != nil {
 		return err
 	}
@@ -37,7 +41,11 @@ func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 		Forget: d.Store.Forget, Log: d.Log,
 	})
 	d.closers = append(d.closers, func() error { d.Custodian.Close(); return nil })
-	keepGate(n, net.Gate, d.Log)
+	var bind *binder
+	if p2pKey != nil {
+		bind = newBinder(n.Identity, p2pKey, d.Log)
+	}
+	keepGate(n, net.Gate, bind, d.Log)
 	net.KeepConnected(cfg.P2P.Peers)
 	d.Log.Info("p2p host up", "peer_id", net.Host.ID(), "addrs", fmt.Sprint(net.Host.Addrs()))
 	return nil
@@ -45,8 +53,9 @@ func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 
 // keepGate sets the gate's members from every hosted channel's registry,
 // and again whenever a block changes a registry or the node starts hosting
-// another channel.
-func keepGate(n *node.Node, gate *p2p.Gate, log *slog.Logger) {
+// another channel; bind (nil for a node on its P-256 key) then checks
+// that channel's binding of the node's libp2p key.
+func keepGate(n *node.Node, gate *p2p.Gate, bind *binder, log *slog.Logger) {
 	refresh := func() { gate.Refresh(registries(n, log)) }
 	n.OnChannel(func(c *ledger.Channel) {
 		c.App.OnCommit(func(b *ledger.Block) {
@@ -54,12 +63,18 @@ func keepGate(n *node.Node, gate *p2p.Gate, log *slog.Logger) {
 				for _, e := range r.Events {
 					if e.Contract == registry.Name {
 						go refresh()
+						if bind != nil {
+							go bind.check(c)
+						}
 						return
 					}
 				}
 			}
 		})
 		refresh()
+		if bind != nil {
+			bind.check(c)
+		}
 	})
 }
 
