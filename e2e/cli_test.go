@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"net"
@@ -15,8 +16,11 @@ import (
 	"time"
 
 	cmtversion "github.com/cometbft/cometbft/version"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/apiclient"
+	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/node"
 )
 
@@ -199,5 +203,36 @@ func TestTwoNodesOnOneMachine(t *testing.T) {
 	text = runText(t, sealnet, "data", "put", src, "--keyword", "sample", "--summary", "sizes", "--home", homeA)
 	if !regexp.MustCompile(fmt.Sprintf(`plaintext %d bytes, ciphertext %d bytes \(what the CID addresses\)`, len(payload), put.CiphertextSize)).MatchString(text) {
 		t.Fatalf("put text:\n%s", text)
+	}
+}
+
+// 'sealnet p2p key' gives a home without a libp2p key (one made before
+// them) its key, and leaves a home that has one alone.
+func TestP2PKeyCommand(t *testing.T) {
+	sealnet := bin(t)
+	home, _ := initNode(t, sealnet, t.TempDir(), "org1")
+	if code, stderr := runErr(t, sealnet, "p2p", "key", "--home", home); code == 0 || !strings.Contains(stderr, "already holds a libp2p key") {
+		t.Fatalf("p2p key on a new home: %d %s", code, stderr)
+	}
+	before, _ := os.ReadFile(node.Home(home).P2PKey())
+	os.Remove(node.Home(home).P2PKey())
+	var out struct {
+		PeerID  string `json:"peer_id"`
+		Running bool   `json:"node_running"`
+	}
+	if err := run(t, sealnet, &out, "p2p", "key", "--home", home); err != nil {
+		t.Fatal(err)
+	}
+	key, err := identity.LoadP2PKey(node.Home(home).P2PKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := crypto.UnmarshalEd25519PublicKey(key.Public().(ed25519.PublicKey))
+	id, _ := peer.IDFromPublicKey(pub)
+	if out.PeerID != id.String() || out.Running {
+		t.Fatalf("p2p key said %+v, the key's peer ID is %s", out, id)
+	}
+	if after, _ := os.ReadFile(node.Home(home).P2PKey()); bytes.Equal(before, after) {
+		t.Fatal("the same key twice")
 	}
 }
