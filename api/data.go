@@ -149,11 +149,11 @@ func (s *Server) streamFrom(ctx context.Context, ch string, c cid.Cid, from iden
 	if err != nil {
 		return err
 	}
-	m, err := channel.App.Member(from)
+	rec, err := channel.App.CertRecord(from)
 	if err != nil {
 		return err
 	}
-	pid, err := p2p.PeerOf(m.Cert.PublicKey)
+	pid, err := p2p.PeerOfCert(*rec)
 	if err != nil {
 		return err
 	}

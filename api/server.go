@@ -23,6 +23,8 @@ import (
 
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -217,7 +219,23 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 		}
 		st.Channels = append(st.Channels, info)
 	}
+	if net := s.n.Share(); net != nil {
+		st.P2P = p2pInfo(net.Host)
+	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// p2pInfo describes the libp2p host h: its peer ID, key type and
+// dialable addresses.
+func p2pInfo(h host.Host) *apiclient.P2PInfo {
+	info := &apiclient.P2PInfo{PeerID: h.ID().String(), KeyType: "p256", Addrs: []string{}}
+	if pk := h.Peerstore().PubKey(h.ID()); pk != nil && pk.Type() == crypto.Ed25519 {
+		info.KeyType = "ed25519"
+	}
+	for _, a := range h.Addrs() {
+		info.Addrs = append(info.Addrs, a.String()+"/p2p/"+info.PeerID)
+	}
+	return info
 }
 
 func (s *Server) channel(w http.ResponseWriter, r *http.Request) {

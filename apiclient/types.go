@@ -74,6 +74,18 @@ type Status struct {
 	Fingerprint string        `json:"node_fingerprint"`
 	Version     string        `json:"version"`
 	Channels    []ChannelInfo `json:"channels"`
+	// P2P is the node's libp2p host (absent without p2p.listen): what a
+	// Kubo or Helia node dials, /p2p/<peer ID> appended to an address.
+	P2P *P2PInfo `json:"p2p,omitempty"`
+}
+
+// P2PInfo is a node's libp2p identity and addresses.
+type P2PInfo struct {
+	PeerID string `json:"peer_id"`
+	// KeyType is ed25519 (reachable by every libp2p implementation) or
+	// p256 (a home made before libp2p keys: Go peers and Kubo only).
+	KeyType string   `json:"key_type"`
+	Addrs   []string `json:"addrs"` // multiaddrs ending in /p2p/<peer ID>
 }
 
 // ChannelRequest creates (Genesis empty) or joins (Genesis set) a channel.

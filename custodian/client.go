@@ -23,17 +23,17 @@ func (c *Custodian) RequestKey(ctx context.Context, channel string, custodian id
 	if err != nil {
 		return nil, err
 	}
-	m, err := ch.App.Member(custodian)
+	rec, err := ch.App.CertRecord(custodian)
 	if err != nil {
 		return nil, err
 	}
-	pid, err := p2p.PeerOf(m.Cert.PublicKey)
+	pid, err := p2p.PeerOfCert(*rec)
 	if err != nil {
 		return nil, err
 	}
 	st, err := c.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "keyreq"), pid, share.Protocol)
 	if err != nil {
-		return nil, txerr.New(txerr.Unavailable, "custodian node %s (%s@%s) is not reachable: %v", pid, m.ID, m.Org, err)
+		return nil, txerr.New(txerr.Unavailable, "custodian node %s (%s@%s) is not reachable: %v", pid, rec.ID, rec.Org, err)
 	}
 	defer st.Close()
 	if dl, ok := ctx.Deadline(); ok {

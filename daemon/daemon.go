@@ -51,13 +51,19 @@ type Daemon struct {
 	closers  []func() error // in start order; Close runs them backwards
 }
 
-// Start assembles the node of home h and serves its API.
+// Start assembles the node of home h and serves its API. It holds the
+// home's lock until Close: a second node on the same home fails with a
+// *node.HomeInUseError naming the first one's PID.
 func Start(h node.Home, o Options) (*Daemon, error) {
 	cfg, err := h.LoadConfig()
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{Log: o.Log, failed: make(chan error, 1)}
+	lock, err := h.Lock()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{Log: o.Log, failed: make(chan error, 1), closers: []func() error{lock.Release}}
 	if d.Log == nil {
 		d.Log = newLogger(cfg.Log)
 	}
@@ -158,7 +164,8 @@ func (d *Daemon) fail(err error) {
 }
 
 // Close stops the node: the DCMB first (it seals its open interval), then
-// the API, the custodian, storage, the libp2p host and the channels.
+// the API, the custodian, storage, the libp2p host and the channels, and
+// releases the home.
 func (d *Daemon) Close() error {
 	d.mu.Lock()
 	closers := d.closers

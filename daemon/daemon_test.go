@@ -1,10 +1,12 @@
 package daemon
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -72,4 +74,25 @@ func TestStartCloseAndRestart(t *testing.T) {
 		t.Fatalf("restart after a failed start: %v", err)
 	}
 	d.Close()
+}
+
+// A second node on a running node's home is refused with the first one's
+// PID before it touches anything, and the first one goes on.
+func TestHomeInUse(t *testing.T) {
+	h := home(t)
+	d, err := Start(h, Options{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, err = Start(h, Options{Log: quiet()})
+	var inUse *node.HomeInUseError
+	if !errors.As(err, &inUse) || inUse.PID != os.Getpid() {
+		t.Fatalf("second start: %v", err)
+	}
+	resp, err := http.Get("http://" + d.OpsAddr() + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("first node after the refused start: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

@@ -20,7 +20,11 @@ import (
 
 func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 	n := d.Node
-	net, err := p2p.Start(n.Identity.Key, cfg.P2P, d.Log)
+	key, p2pKey, err := hostKey(h, n, d.Log)
+	if err != nil {
+		return err
+	}
+	net, err := p2p.Start(key, cfg.P2P, d.Log)
 	if err != nil {
 		return err
 	}
@@ -37,7 +41,11 @@ func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 		Forget: d.Store.Forget, Log: d.Log,
 	})
 	d.closers = append(d.closers, func() error { d.Custodian.Close(); return nil })
-	stopGate := keepGate(n, net.Gate, d.Log)
+	var bind *binder
+	if p2pKey != nil {
+		bind = newBinder(n.Identity, p2pKey, d.Log)
+	}
+	stopGate := keepGate(n, net.Gate, bind, d.Log)
 	d.closers = append(d.closers, func() error { stopGate(); return nil })
 	net.KeepConnected(cfg.P2P.Peers)
 	d.Log.Info("p2p host up", "peer_id", net.Host.ID(), "addrs", fmt.Sprint(net.Host.Addrs()))
@@ -47,8 +55,10 @@ func (d *Daemon) startSharing(h node.Home, cfg *node.Config) error {
 // keepGate sets the gate's members from every hosted channel's registry,
 // and again whenever a block changes a registry or the node starts hosting
 // another channel: through one refresher, so an older member set never
-// replaces a newer one. It returns the refresher's stop.
-func keepGate(n *node.Node, gate *p2p.Gate, log *slog.Logger) func() {
+// replaces a newer one; bind (nil for a node on its P-256 key) then checks
+// that channel's binding of the node's libp2p key. It returns the
+// refresher's stop.
+func keepGate(n *node.Node, gate *p2p.Gate, bind *binder, log *slog.Logger) func() {
 	refresh := func() { gate.Refresh(registries(n, log)) }
 	// the gate admits the members before the node serves anyone; the poke
 	// below reads again whatever committed since
@@ -60,12 +70,18 @@ func keepGate(n *node.Node, gate *p2p.Gate, log *slog.Logger) func() {
 				for _, e := range tx.Events {
 					if e.Contract == registry.Name {
 						r.Poke()
+						if bind != nil {
+							go bind.check(c)
+						}
 						return
 					}
 				}
 			}
 		})
 		r.Poke()
+		if bind != nil {
+			bind.check(c)
+		}
 	})
 	return r.Close
 }

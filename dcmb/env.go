@@ -44,6 +44,9 @@ type Chain interface {
 	Orgs() ([]string, error)
 	// Member resolves a certificate fingerprint in the channel's registry.
 	Member(fp identity.Fingerprint) (m *identity.Member, revoked bool, err error)
+	// CertRecord is a certificate's registry record (its bound libp2p
+	// key among it).
+	CertRecord(fp identity.Fingerprint) (*registry.Cert, error)
 	// ProveTx proves a committed transaction and its result (audit
 	// bundles).
 	ProveTx(ctx context.Context, id envelope.ID) (*ledger.TxProof, error)
@@ -174,6 +177,10 @@ func (c *channelChain) Orgs() ([]string, error) {
 
 func (c *channelChain) Member(fp identity.Fingerprint) (*identity.Member, bool, error) {
 	return c.ch.App.Certificate(fp)
+}
+
+func (c *channelChain) CertRecord(fp identity.Fingerprint) (*registry.Cert, error) {
+	return c.ch.App.CertRecord(fp)
 }
 
 func (c *channelChain) ProveTx(ctx context.Context, id envelope.ID) (*ledger.TxProof, error) {

@@ -8,7 +8,6 @@ package dcmb
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -203,11 +202,11 @@ func (r *Runtime) isAnchoringNode(cs *audit.Stream, p peer.ID) error {
 	if revoked {
 		return fmt.Errorf("stream %q is anchored by member %s, whose certificate is revoked", cs.Name, m.ID)
 	}
-	pub, ok := m.Cert.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		return fmt.Errorf("stream %q: the anchoring member's key is not ECDSA", cs.Name)
+	rec, err := r.chain.CertRecord(fp)
+	if err != nil {
+		return err
 	}
-	id, err := p2p.PeerID(pub)
+	id, err := p2p.PeerOfCert(*rec)
 	if err != nil {
 		return err
 	}

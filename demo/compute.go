@@ -123,7 +123,7 @@ func Compute(ctx context.Context, w io.Writer, o ComputeOptions) error {
 			return fmt.Errorf("step 2: %w", err)
 		}
 		inputs = append(inputs, put.CID)
-		p("    series %d: %d bytes, CID %s (tx %s)", i, put.Size, put.CID, put.TXNumber[:16])
+		p("    series %d: %d bytes (ciphertext %d), CID %s (tx %s)", i, put.PlaintextSize, put.CiphertextSize, put.CID, put.TXNumber[:16])
 	}
 
 	p("\n[3] org1 posts the job: 3 workers of distinct lending orgs, each attested (software), results compared by commit and reveal")

@@ -63,9 +63,9 @@ func Share(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("step 2: %w", err)
 	}
-	p("    plaintext %d bytes, sha256 %s, T1 %s", put.Size, hex.EncodeToString(sum[:]), put.T1.Format(time.RFC3339Nano))
+	p("    plaintext %d bytes, sha256 %s, T1 %s", put.PlaintextSize, hex.EncodeToString(sum[:]), put.T1.Format(time.RFC3339Nano))
 	p("\n[3] IPFS returns the hash address of the ciphertext")
-	p("    CID %s (CIDv1, raw leaves, 256 KiB chunks: the CID Kubo computes for the same bytes)", put.CID)
+	p("    CID %s of the %d ciphertext bytes (CIDv1, raw leaves, 256 KiB chunks: the CID Kubo computes for the same bytes)", put.CID, put.CiphertextSize)
 	p("\n[4] B adds the Keyword-index table to the chain (Subfile)")
 	p("    tx %s at height %d, SubmitB = h(r,s) = %s, key custodian %s@%s", put.TXNumber, put.Height, put.SubmitB, "node", B.Name)
 

@@ -69,6 +69,20 @@ func (a *App) Certificate(fp identity.Fingerprint) (*identity.Member, bool, erro
 	return a.reg.Resolve(statedb.View{Layer: a.committed, Prefix: contractPrefix(registry.Name)}, fp)
 }
 
+// CertRecord returns the registry's committed record of a certificate:
+// its enrolment, revocation and libp2p key binding.
+func (a *App) CertRecord(fp identity.Fingerprint) (*registry.Cert, error) {
+	raw, err := a.QueryContract(registry.Name, "cert", canon.MustMarshal(registry.GetArgs{Fingerprint: fp.String()}))
+	if err != nil {
+		return nil, err
+	}
+	var rec registry.Cert
+	if err := canon.Unmarshal(raw, &rec); err != nil {
+		return nil, txerr.New(txerr.Internal, "certificate record %s: %v", fp, err)
+	}
+	return &rec, nil
+}
+
 // TxResult returns the committed result of transaction id.
 func (a *App) TxResult(id envelope.ID) (*TxResult, error) {
 	pos, err := a.db.Get(append(append([]byte{}, pTxByID...), id[:]...))

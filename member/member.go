@@ -32,13 +32,16 @@ type Meta struct {
 
 // PutResult is the evidence of a stored object.
 type PutResult struct {
-	CID       string    `json:"cid"`
-	TXNumber  string    `json:"tx_number"`
-	Height    int64     `json:"height"`
-	Size      int64     `json:"size"`
-	T1        time.Time `json:"t1"`
-	Custodian string    `json:"custodian"`
-	SubmitB   string    `json:"submit_b"`
+	CID      string `json:"cid"`
+	TXNumber string `json:"tx_number"`
+	Height   int64  `json:"height"`
+	// PlaintextSize is the file's size (the index entry's size);
+	// CiphertextSize that of the sealed object the CID addresses.
+	PlaintextSize  int64     `json:"plaintext_size"`
+	CiphertextSize int64     `json:"ciphertext_size"`
+	T1             time.Time `json:"t1"`
+	Custodian      string    `json:"custodian"`
+	SubmitB        string    `json:"submit_b"`
 }
 
 // Progress is told how many plaintext bytes went through so far.
@@ -103,7 +106,7 @@ func Put(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	}
 	var receipt index.SubfileReceipt
 	_ = decodeResult(tx, &receipt)
-	return &PutResult{CID: stored.CID, TXNumber: tx.TxID, Height: tx.Height, Size: in.n, T1: t1,
+	return &PutResult{CID: stored.CID, TXNumber: tx.TxID, Height: tx.Height, PlaintextSize: in.n, CiphertextSize: stored.Bytes, T1: t1,
 		Custodian: st.Fingerprint, SubmitB: receipt.SubmitB}, nil
 }
 

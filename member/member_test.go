@@ -48,7 +48,7 @@ func TestPutGetPurgeBetweenCompanies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if put.Size != int64(len(data)) || put.CID == "" || put.SubmitB == "" {
+	if put.PlaintextSize != int64(len(data)) || put.CiphertextSize <= put.PlaintextSize || put.CID == "" || put.SubmitB == "" {
 		t.Fatalf("put %+v", put)
 	}
 	waitHeight(t, a, put.Height)

@@ -26,7 +26,11 @@ func (n *Node) CreateChannel(name, p2pListen string) (*types.GenesisDoc, error) 
 	if err != nil {
 		return nil, err
 	}
-	om := &OrgMaterial{CA: ca, Members: [][]byte{admin, n.Identity.CertDER}}
+	bindings, err := nodeP2PKeys(n.Home, n.Identity)
+	if err != nil {
+		return nil, err
+	}
+	om := &OrgMaterial{CA: ca, Members: [][]byte{admin, n.Identity.CertDER}, P2PKeys: bindings}
 	val, id, err := NewValidator(n.Home.Channel(name), n.Config().Org+"-node")
 	if err != nil {
 		return nil, err

@@ -11,6 +11,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -79,6 +82,71 @@ func DefaultConfig(org string) Config {
 	}
 }
 
+// Ports are the TCP ports a node listens on; a zero field keeps the
+// configuration's.
+type Ports struct {
+	API       int // api.listen (default 7700)
+	Ops       int // api.ops_listen (default 7701)
+	LibP2P    int // p2p.listen: storage exchange, key transfer, DCMB (default 4001)
+	Consensus int // the channel's CometBFT p2p_listen (default 26656)
+}
+
+// BasePorts numbers the four ports from base: API, ops, libp2p and
+// consensus are base to base+3, for several nodes on one machine.
+func BasePorts(base int) Ports {
+	return Ports{API: base, Ops: base + 1, LibP2P: base + 2, Consensus: base + 3}
+}
+
+// SetPorts moves the listeners of a configuration made by DefaultConfig
+// to the ports of p, keeping their hosts.
+func (c *Config) SetPorts(p Ports) error {
+	seen := map[int]string{}
+	for _, f := range []struct {
+		name string
+		port int
+	}{{"api", p.API}, {"ops", p.Ops}, {"libp2p", p.LibP2P}, {"consensus", p.Consensus}} {
+		if f.port == 0 {
+			continue
+		}
+		if f.port < 1 || f.port > 65535 {
+			return fmt.Errorf("%s port %d: want 1-65535", f.name, f.port)
+		}
+		if other, dup := seen[f.port]; dup {
+			return fmt.Errorf("%s and %s ports are both %d", other, f.name, f.port)
+		}
+		seen[f.port] = f.name
+	}
+	setHostPort := func(addr *string, port int) {
+		if port == 0 {
+			return
+		}
+		host, _, err := net.SplitHostPort(*addr)
+		if err != nil {
+			host = "127.0.0.1"
+		}
+		*addr = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	setHostPort(&c.API.Listen, p.API)
+	if c.API.OpsListen != "" {
+		setHostPort(&c.API.OpsListen, p.Ops)
+	}
+	if p.LibP2P != 0 {
+		for i, l := range c.P2P.Listen {
+			c.P2P.Listen[i] = tcpPort.ReplaceAllString(l, "/tcp/"+strconv.Itoa(p.LibP2P))
+		}
+	}
+	if p.Consensus != 0 {
+		for i := range c.Channels {
+			addr := strings.TrimPrefix(c.Channels[i].P2PListen, "tcp://")
+			setHostPort(&addr, p.Consensus+i)
+			c.Channels[i].P2PListen = "tcp://" + addr
+		}
+	}
+	return c.Validate()
+}
+
+var tcpPort = regexp.MustCompile(`/tcp/[0-9]+`)
+
 // DefaultChannelConfig returns the defaults for a channel.
 func DefaultChannelConfig(name, p2p string) ChannelConfig {
 	d := ledger.DefaultChainConfig("")
@@ -133,6 +201,12 @@ func (h Home) Root() string { return filepath.Join(string(h), "root.pem") }
 
 // CA is the org CA's directory (present on the admin's machine only).
 func (h Home) CA() string { return filepath.Join(string(h), "ca") }
+
+// P2PKey is the node's libp2p key (Ed25519), bound to its node
+// certificate in the registry; a home made before it has none and its
+// host runs on the node certificate's P-256 key. It is outside the
+// keystore, whose files are named after member IDs.
+func (h Home) P2PKey() string { return filepath.Join(string(h), "libp2p.key") }
 
 // Channel is a channel's CometBFT home.
 func (h Home) Channel(name string) string { return filepath.Join(string(h), "channels", name) }

@@ -27,12 +27,13 @@ const (
 // OrgMaterial is what creating an org's node home produced.
 type OrgMaterial struct {
 	CA      *identity.CA
-	Members [][]byte // certificate DERs of the admin and the node
+	Members [][]byte                 // certificate DERs of the admin and the node
+	P2PKeys []registry.GenesisP2PKey // the node's libp2p key, bound to its certificate
 }
 
 // CreateOrg makes a new org CA in the home and issues the admin and node
 // identities from CSRs made locally, so each private key is generated where
-// it stays.
+// it stays, and makes the node's libp2p key with its binding.
 func CreateOrg(h Home, org string, now time.Time) (*OrgMaterial, error) {
 	ca, err := identity.NewCA(org, now.Add(-clockSkew), caValidity)
 	if err != nil {
@@ -59,6 +60,13 @@ func CreateOrg(h Home, org string, now time.Time) (*OrgMaterial, error) {
 			return nil, err
 		}
 		om.Members = append(om.Members, der)
+		if m.role == identity.RoleNode {
+			b, err := newP2PKey(h, identity.FingerprintOf(der))
+			if err != nil {
+				return nil, err
+			}
+			om.P2PKeys = append(om.P2PKeys, b)
+		}
 	}
 	if err := ca.Save(h.CA()); err != nil {
 		return nil, err
@@ -101,6 +109,7 @@ func Genesis(channel string, now time.Time, vals []types.GenesisValidator, orgs 
 		for _, m := range o.Members {
 			st.Registry.Members = append(st.Registry.Members, string(identity.EncodeCertPEM(m)))
 		}
+		st.Registry.P2PKeys = append(st.Registry.P2PKeys, o.P2PKeys...)
 	}
 	if err := st.Validate(); err != nil {
 		return nil, err
@@ -128,9 +137,12 @@ func WriteGenesis(chHome string, g *types.GenesisDoc) error {
 }
 
 // Init creates a one-org consortium in an empty home: org CA, admin and
-// node identities, and the channel "default" with this node as its only
-// validator.
-func Init(h Home, org string) (*Config, error) {
+// node identities, the node's libp2p key, and the channel "default" with
+// this node as its only validator, listening on the default ports.
+func Init(h Home, org string) (*Config, error) { return InitWith(h, org, Ports{}) }
+
+// InitWith is Init listening on ports (zero fields: the defaults).
+func InitWith(h Home, org string, ports Ports) (*Config, error) {
 	if h.Exists() {
 		return nil, fmt.Errorf("%s is already initialized", h)
 	}
@@ -140,6 +152,9 @@ func Init(h Home, org string) (*Config, error) {
 		return nil, fmt.Errorf("create org: %w", err)
 	}
 	cfg := DefaultConfig(org)
+	if err := cfg.SetPorts(ports); err != nil {
+		return nil, err
+	}
 	ch := cfg.Channels[0]
 	val, id, err := NewValidator(h.Channel(ch.Name), org+"-node")
 	if err != nil {

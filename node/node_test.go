@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -211,4 +213,30 @@ func TestJoinNeedsAllowedPeer(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// A home is held by one process at a time; a second lock names the
+// holder's PID, and the home is free again after Release.
+func TestHomeLock(t *testing.T) {
+	h := Home(t.TempDir())
+	l, err := h.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.Lock() // flock is per open file: a second open in one process conflicts too
+	var inUse *HomeInUseError
+	if !errors.As(err, &inUse) || !errors.Is(err, ErrHomeInUse) || inUse.PID != os.Getpid() {
+		t.Fatalf("second lock: %v", err)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("in use by PID %d", os.Getpid())) {
+		t.Fatalf("message: %v", err)
+	}
+	if err := l.Release(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = h.Lock()
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	l.Release()
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/ed25519"
 	"fmt"
 	"strings"
 	"time"
@@ -69,11 +70,11 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 		orgs = append(orgs, om)
 		ids = append(ids, registry.Peer{NodeID: id, Org: org})
 		vals = append(vals, val)
-		nodeID, err := identity.LoadIdentity(h.Keys(), "node")
+		p2pKey, err := identity.LoadP2PKey(h.P2PKey())
 		if err != nil {
 			return nil, err
 		}
-		pid, err := p2p.PeerID(&nodeID.Key.PublicKey)
+		pid, err := p2p.PeerOfKey(p2pKey.Public().(ed25519.PublicKey))
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,9 @@
 package p2p
 
 import (
+	"crypto/ecdsa"
+	"fmt"
+
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/contract/registry"
@@ -9,23 +12,33 @@ import (
 
 // Refresh replaces the gate's members with the certificates of the
 // channels' registries (channel name to its enrolled certificates, with
-// their DER): every unrevoked certificate's key is a peer ID, a member of
-// each channel that enrolls it. The node calls it at start, when it starts
-// hosting a channel and after each block that changed a registry.
+// their DER): every unrevoked certificate is a peer, under its bound
+// libp2p key's ID (or its P-256 key's, before it was bound), a member of
+// each channel that enrolls it. The node calls it at start, when it
+// starts hosting a channel and after each block that changed a registry.
 func (g *Gate) Refresh(registries map[string][]registry.Cert) {
 	members := map[peer.ID]Member{}
+	known := map[peer.ID]string{}
+	moved := map[peer.ID]peer.ID{}
 	for channel, certs := range registries {
 		for _, rec := range certs {
-			if rec.Revoked != nil {
-				continue
-			}
 			m, err := identity.ParseMember(rec.DER)
 			if err != nil {
 				continue
 			}
-			pid, err := PeerOf(m.Cert.PublicKey)
+			pid, err := PeerOfCert(rec)
 			if err != nil {
+				g.log.Error("p2p: a registry record names no usable key", "channel", channel, "member", m.ID, "org", m.Org, "err", err)
 				continue
+			}
+			legacy, _ := PeerID(m.Cert.PublicKey.(*ecdsa.PublicKey))
+			if rec.Revoked != nil {
+				known[pid] = fmt.Sprintf("the certificate of %s@%s that certifies its key is revoked", m.ID, m.Org)
+				continue
+			}
+			if legacy != pid {
+				moved[legacy] = pid
+				known[legacy] = fmt.Sprintf("it is the former peer ID of %s@%s, whose certificate is now bound to libp2p key %s", m.ID, m.Org, pid)
 			}
 			pm, ok := members[pid]
 			if !ok {
@@ -35,7 +48,10 @@ func (g *Gate) Refresh(registries map[string][]registry.Cert) {
 			members[pid] = pm
 		}
 	}
-	g.Update(members)
+	g.mu.Lock()
+	g.members, g.known, g.moved = members, known, moved
+	g.forgetAdmitted()
+	g.mu.Unlock()
 }
 
 // Admits reports whether peer p may have a block tagged with channels: an

@@ -1,8 +1,10 @@
 package p2p
 
 import (
+	"crypto/ed25519"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,7 +78,7 @@ func TestRefreshFromRegistries(t *testing.T) {
 		}
 	}
 	key, _ := identity.NewKey()
-	kubo, _ := PeerOf(key.Public())
+	kubo, _ := PeerID(&key.PublicKey)
 	g.Allow(kubo)
 	if !g.Admits(kubo, nil) {
 		t.Error("a listed peer was refused a block")
@@ -128,5 +130,53 @@ func TestRefresherRunsOneAtATimeAndLosesNoPoke(t *testing.T) {
 	}
 	if m := maxRunning.Load(); m != 1 {
 		t.Fatalf("%d refreshes ran at once", m)
+	}
+}
+
+// A node certificate bound to a libp2p key is a member under that key's
+// peer ID only; its P-256 peer ID is the node's former one, which
+// KeepConnected follows to the new one, and a revoked node is refused for
+// that reason.
+func TestRefreshBoundKeys(t *testing.T) {
+	now := time.Now()
+	ca, err := identity.NewCA("org1", now.Add(-time.Hour), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func(name string) (registry.Cert, peer.ID, peer.ID) {
+		key, _ := identity.NewKey()
+		csr, _ := identity.NewCSR(key, name, "org1")
+		der, err := ca.Issue(csr, identity.RoleNode, now.Add(-time.Hour), 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p2pKey, _ := identity.NewP2PKey()
+		pub := p2pKey.Public().(ed25519.PublicKey)
+		bound, _ := PeerOfKey(pub)
+		legacy, _ := PeerID(&key.PublicKey)
+		return registry.Cert{DER: der, P2PKey: pub}, bound, legacy
+	}
+	node, bound, legacy := issue("node")
+	gone, goneBound, _ := issue("node-old")
+	gone.Revoked = &registry.Revocation{}
+	var logs recorder
+	g := NewGate(slog.New(&logs))
+	g.Refresh(map[string][]registry.Cert{"default": {node, gone}})
+	if m, ok := g.Lookup(bound); !ok || m.ID != "node" {
+		t.Fatalf("bound node: %+v %v", m, ok)
+	}
+	if _, ok := g.Lookup(legacy); ok {
+		t.Fatal("a bound node is still a member under its P-256 peer ID")
+	}
+	if g.Current(legacy) != bound || g.Current(bound) != bound {
+		t.Fatal("the former peer ID does not lead to the bound one")
+	}
+	for i := 0; i < 3; i++ {
+		if g.admits(legacy) || g.admits(goneBound) {
+			t.Fatal("admitted a former or revoked peer ID")
+		}
+	}
+	if got := logs.lines(); len(got) != 2 || !strings.Contains(got[0], "former peer ID of node@org1") || !strings.Contains(got[1], "node-old@org1") || !strings.Contains(got[1], "revoked") {
+		t.Fatalf("refusals logged: %q", got)
 	}
 }

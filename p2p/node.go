@@ -2,8 +2,6 @@ package p2p
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -19,11 +17,11 @@ import (
 type Config struct {
 	Listen     []string `toml:"listen"`      // multiaddrs, e.g. /ip4/127.0.0.1/tcp/4001
 	Peers      []string `toml:"peers"`       // other nodes to stay connected to: /ip4/.../tcp/.../p2p/ID
-	AllowPeers []string `toml:"allow_peers"` // peer IDs admitted without membership (a Kubo node for interop)
+	AllowPeers []string `toml:"allow_peers"` // peer IDs admitted without membership (a Kubo or Helia node for interop)
 }
 
-// Node is a node's libp2p side: the host on the node's certified key and
-// the gate that admits its peers.
+// Node is a node's libp2p side: the host on the node's bound libp2p key
+// and the gate that admits its peers.
 type Node struct {
 	Host host.Host
 	Gate *Gate
@@ -32,10 +30,10 @@ type Node struct {
 	stop context.CancelFunc
 }
 
-// Start starts the host on key, listening on cfg.Listen. Its gate admits
-// the peers of cfg.AllowPeers and nobody else until its members are set
-// (Gate.Refresh); KeepConnected then dials cfg.Peers.
-func Start(key *ecdsa.PrivateKey, cfg Config, log *slog.Logger) (*Node, error) {
+// Start starts the host on key (see HostKey), listening on cfg.Listen.
+// Its gate admits the peers of cfg.AllowPeers and nobody else until its
+// members are set (Gate.Refresh); KeepConnected then dials cfg.Peers.
+func Start(key any, cfg Config, log *slog.Logger) (*Node, error) {
 	gate := NewGate(log)
 	for _, id := range cfg.AllowPeers {
 		pid, err := peer.Decode(id)
@@ -52,7 +50,9 @@ func Start(key *ecdsa.PrivateKey, cfg Config, log *slog.Logger) (*Node, error) {
 }
 
 // KeepConnected dials every peer of peers (/p2p/ multiaddrs) that is not
-// connected, now and every 5 s, until Close.
+// connected, now and every 5 s, until Close. A peer named by the former
+// ID of a node that has since bound a libp2p key is dialed under the new
+// one (Gate.Current).
 func (n *Node) KeepConnected(peers []string) {
 	var infos []peer.AddrInfo
 	for _, p := range peers {
@@ -76,6 +76,7 @@ func (n *Node) keep(ctx context.Context, infos []peer.AddrInfo) {
 	defer t.Stop()
 	for {
 		for _, info := range infos {
+			info.ID = n.Gate.Current(info.ID)
 			if n.Host.Network().Connectedness(info.ID) != network.Connected {
 				cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 				if err := n.Host.Connect(cctx, info); err != nil {
@@ -96,14 +97,4 @@ func (n *Node) keep(ctx context.Context, infos []peer.AddrInfo) {
 func (n *Node) Close() error {
 	n.stop()
 	return n.Host.Close()
-}
-
-// PeerOf returns the peer ID of the node whose certificate key is pub
-// (a member's certificate key: the node's libp2p identity is that key).
-func PeerOf(pub any) (peer.ID, error) {
-	k, ok := pub.(*ecdsa.PublicKey)
-	if !ok {
-		return "", errors.New("not a P-256 certificate key")
-	}
-	return PeerID(k)
 }

@@ -1,30 +1,30 @@
-// Package p2p is the node's libp2p host. Its identity is the node's
-// certified P-256 key, so its peer ID is bound to a certificate registered
-// on chain, and its connection gater admits only peers whose certificates
-// are enrolled and unrevoked on a channel this node hosts (plus peers an
-// operator lists explicitly, such as a Kubo node for interop).
+// Package p2p is the node's libp2p host. Its identity is an Ed25519 key
+// that the registry binds to the node's certificate (registry.bind_p2p_key,
+// or the genesis), so its peer ID is bound to a certificate on chain; a
+// node whose home predates the binding is still reached under its
+// certificate's P-256 key. The connection gater admits only peers whose
+// keys belong to enrolled, unrevoked certificates of a channel this node
+// hosts, plus peers an operator lists explicitly (a Kubo or Helia node for
+// interop).
 package p2p
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/x509"
 	"fmt"
-	"log/slog"
-	"sort"
-	"sync"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
 )
 
-// PeerID returns the libp2p peer ID of a P-256 public key.
+// PeerID returns the libp2p peer ID of a P-256 public key: the peer ID of
+// a node whose certificate binds no libp2p key.
 func PeerID(pub *ecdsa.PublicKey) (peer.ID, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -37,106 +37,46 @@ func PeerID(pub *ecdsa.PublicKey) (peer.ID, error) {
 	return peer.IDFromPublicKey(pk)
 }
 
-// Member is what the gate knows of an admitted peer.
-type Member struct {
-	ID       string // member ID
-	Org      string
-	Role     identity.Role
-	Channels map[string]bool // channels whose registry enrolls it
-}
-
-// Listed reports whether id was admitted by Allow (not by membership).
-func (g *Gate) Listed(id peer.ID) bool {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	return g.extra[id]
-}
-
-// Gate admits peers by membership. Update replaces the member set (the
-// node calls it when a registry changes); Allow adds operator-listed peers.
-type Gate struct {
-	log     *slog.Logger
-	mu      sync.RWMutex
-	members map[peer.ID]Member
-	extra   map[peer.ID]bool
-}
-
-// NewGate returns a gate that admits nobody yet.
-func NewGate(log *slog.Logger) *Gate {
-	return &Gate{log: log, members: map[peer.ID]Member{}, extra: map[peer.ID]bool{}}
-}
-
-// Update sets the members.
-func (g *Gate) Update(m map[peer.ID]Member) {
-	g.mu.Lock()
-	g.members = m
-	g.mu.Unlock()
-}
-
-// Allow admits a peer that is not a member (a reference Kubo node).
-func (g *Gate) Allow(id peer.ID) {
-	g.mu.Lock()
-	g.extra[id] = true
-	g.mu.Unlock()
-}
-
-// NodesOf returns the peers of an org's nodes (members of role node), in
-// a stable order.
-func (g *Gate) NodesOf(org string) []peer.ID {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	var out []peer.ID
-	for id, m := range g.members {
-		if m.Org == org && m.Role == identity.RoleNode {
-			out = append(out, id)
-		}
+// PeerOfKey returns the peer ID of an Ed25519 libp2p public key.
+func PeerOfKey(pub []byte) (peer.ID, error) {
+	pk, err := crypto.UnmarshalEd25519PublicKey(pub)
+	if err != nil {
+		return "", err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	return peer.IDFromPublicKey(pk)
 }
 
-// Lookup returns the member behind a peer ID.
-func (g *Gate) Lookup(id peer.ID) (Member, bool) {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	m, ok := g.members[id]
-	return m, ok
-}
-
-func (g *Gate) admits(id peer.ID) bool {
-	g.mu.RLock()
-	_, ok := g.members[id]
-	ok = ok || g.extra[id]
-	g.mu.RUnlock()
-	if !ok {
-		g.log.Warn("refused a peer that is not an enrolled member", "peer", id)
+// PeerOfCert returns the peer ID under which the holder of an enrolled
+// certificate is reached: its bound libp2p key's, else (a node whose home
+// predates the binding) its certificate key's.
+func PeerOfCert(rec registry.Cert) (peer.ID, error) {
+	if len(rec.P2PKey) > 0 {
+		return PeerOfKey(rec.P2PKey)
 	}
-	return ok
+	m, err := identity.ParseMember(rec.DER)
+	if err != nil {
+		return "", err
+	}
+	return PeerID(m.Cert.PublicKey.(*ecdsa.PublicKey))
 }
 
-// InterceptPeerDial implements connmgr.ConnectionGater.
-func (g *Gate) InterceptPeerDial(p peer.ID) bool { return g.admits(p) }
-
-// InterceptAddrDial implements connmgr.ConnectionGater.
-func (g *Gate) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return true }
-
-// InterceptAccept implements connmgr.ConnectionGater: the peer is not known
-// before the security handshake, so the check happens in InterceptSecured.
-func (g *Gate) InterceptAccept(network.ConnMultiaddrs) bool { return true }
-
-// InterceptSecured implements connmgr.ConnectionGater: the peer has proven
-// its key.
-func (g *Gate) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
-	return g.admits(p)
+// HostKey returns the libp2p form of a host's key: a node's Ed25519
+// libp2p key, or the P-256 key of a node whose home predates it.
+func HostKey(key any) (crypto.PrivKey, error) {
+	switch k := key.(type) {
+	case ed25519.PrivateKey:
+		return crypto.UnmarshalEd25519PrivateKey(k)
+	case *ecdsa.PrivateKey:
+		priv, _, err := crypto.ECDSAKeyPairFromKey(k)
+		return priv, err
+	}
+	return nil, fmt.Errorf("host key is %T, want Ed25519 or ECDSA P-256", key)
 }
 
-// InterceptUpgraded implements connmgr.ConnectionGater.
-func (g *Gate) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }
-
-// NewHost starts a libp2p host with key as its identity, listening on
-// listen (multiaddrs), admitting peers through gate.
-func NewHost(key *ecdsa.PrivateKey, listen []string, gate *Gate) (host.Host, error) {
-	priv, _, err := crypto.ECDSAKeyPairFromKey(key)
+// NewHost starts a libp2p host with key as its identity (see HostKey),
+// listening on listen (multiaddrs), admitting peers through gate.
+func NewHost(key any, listen []string, gate *Gate) (host.Host, error) {
+	priv, err := HostKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("node key: %w", err)
 	}

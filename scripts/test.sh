@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every sealnet test: installs or builds what the tests need (Mosquitto
-# from Debian's packages; node-opcua-server and Eclipse Tahu's Sparkplug
-# client, pinned, from the npm registry;
+# from Debian's packages; node-opcua-server, Eclipse Tahu's Sparkplug
+# client and Helia, pinned, from the npm registry;
 # the pinned Kubo from the Go module proxy, cached in .cache/), checks formatting and vet, runs the
 # unit, integration, interop and multi-process tests under the race detector
 # (including the fault campaign's short mode), then a short fuzz pass
@@ -43,6 +43,11 @@ fi
 if [ ! -d dcmb/source/testdata/sparkplug-edge/node_modules/sparkplug-client ]; then
   echo "installing sparkplug-client from the npm registry"
   (cd dcmb/source/testdata/sparkplug-edge && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# Helia (JavaScript IPFS on libp2p 3, pinned in its package-lock.json) for the libp2p interop tests
+if [ ! -d e2e/testdata/helia/node_modules/helia ]; then
+  echo "installing helia from the npm registry"
+  (cd e2e/testdata/helia && npm ci --no-audit --no-fund --loglevel=error)
 fi
 node --version
 SEALNET_KUBO=$(bash scripts/kubo.sh)

@@ -88,7 +88,7 @@ func TestBitswapWithKubo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	key, _ := identity.NewKey()
+	key, _ := identity.NewP2PKey() // a node's libp2p key type
 	gate := p2p.NewGate(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	gate.Allow(k.id) // Kubo is no consortium member: listed explicitly
 	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"}, gate)

@@ -57,8 +57,8 @@ func dataPutCmd(g *globals) *cobra.Command {
 			if g.json {
 				return printJSON(r)
 			}
-			fmt.Printf("stored %s (%d bytes)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
-				r.CID, r.Size, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
+			fmt.Printf("stored %s\n  plaintext %d bytes, ciphertext %d bytes (what the CID addresses)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
+				r.CID, r.PlaintextSize, r.CiphertextSize, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
 			return nil
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,31 +19,64 @@ import (
 
 func initCmd(g *globals) *cobra.Command {
 	var org string
+	var pf portFlags
 	c := &cobra.Command{
 		Use:   "init",
 		Short: "Create a one-org consortium with the channel \"default\" in the home",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			cfg, err := node.Init(g.Home(), org)
+			cfg, err := node.InitWith(g.Home(), org, pf.ports())
 			if err != nil {
 				return err
 			}
 			if g.json {
-				return printJSON(map[string]any{"home": g.home, "org": cfg.Org, "api": cfg.API.Listen})
+				return printJSON(map[string]any{"home": g.home, "org": cfg.Org, "api": cfg.API.Listen, "ops": cfg.API.OpsListen,
+					"libp2p": cfg.P2P.Listen, "consensus": cfg.Channels[0].P2PListen})
 			}
-			fmt.Printf("initialized %s: org %s, channel default, API %s\n", g.home, cfg.Org, cfg.API.Listen)
+			fmt.Printf("initialized %s: org %s, channel default\n  API %s, ops %s, libp2p %s, consensus %s\n", g.home, cfg.Org,
+				cfg.API.Listen, cfg.API.OpsListen, strings.Join(cfg.P2P.Listen, " "), cfg.Channels[0].P2PListen)
 			return nil
 		},
 	}
 	c.Flags().StringVar(&org, "org", "org1", "organization name")
+	pf.add(c)
 	return c
+}
+
+// portFlags choose the ports of a new home: a base port numbers all four,
+// a port of its own overrides it.
+type portFlags struct {
+	base int
+	p    node.Ports
+}
+
+func (f *portFlags) add(c *cobra.Command) {
+	fl := c.Flags()
+	fl.IntVar(&f.base, "base-port", 0, "number the ports from this one: API, ops, libp2p, consensus = base .. base+3 (default 7700, 7701, 4001, 26656)")
+	fl.IntVar(&f.p.API, "api-port", 0, "API port (api.listen)")
+	fl.IntVar(&f.p.Ops, "ops-port", 0, "health and metrics port (api.ops_listen)")
+	fl.IntVar(&f.p.LibP2P, "p2p-port", 0, "libp2p port (p2p.listen: storage exchange, key transfer, DCMB)")
+	fl.IntVar(&f.p.Consensus, "consensus-port", 0, "CometBFT port of the default channel (p2p_listen)")
+}
+
+func (f *portFlags) ports() node.Ports {
+	p := node.Ports{}
+	if f.base != 0 {
+		p = node.BasePorts(f.base)
+	}
+	for _, o := range []struct{ dst, src *int }{{&p.API, &f.p.API}, {&p.Ops, &f.p.Ops}, {&p.LibP2P, &f.p.LibP2P}, {&p.Consensus, &f.p.Consensus}} {
+		if *o.src != 0 {
+			*o.dst = *o.src
+		}
+	}
+	return p
 }
 
 func upCmd(g *globals) *cobra.Command {
 	var org string
 	c := &cobra.Command{
 		Use:   "up",
-		Short: "Run the node (initializes an empty home first)",
+		Short: "Run the node (initializes an empty home first, on the default ports)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			return runNode(g, org, nil)

@@ -333,7 +333,11 @@ func (s *Service) Relay(ctx context.Context, channel string, custodianFP identit
 	if err != nil {
 		return nil, err
 	}
-	pid, err := p2p.PeerOf(m.Cert.PublicKey)
+	rec, err := ch.App.CertRecord(custodianFP)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := p2p.PeerOfCert(*rec) // the libp2p key the registry binds to it
 	if err != nil {
 		return nil, err
 	}

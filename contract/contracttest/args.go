@@ -2,6 +2,7 @@ package contracttest
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/contract/paych"
 	"github.com/sealnet/sealnet/contract/registry"
+	"github.com/sealnet/sealnet/identity"
 )
 
 // Argument types of the queries that take an unnamed struct.
@@ -45,12 +47,13 @@ type (
 // into, so key=value pairs are typed by the field they fill. A method that
 // is not listed gets a map of its pairs, typed by their look.
 var argTypes = map[string]any{
-	"registry.enroll":     registry.EnrollArgs{},
-	"registry.revoke":     registry.RevokeArgs{},
-	"registry.vote_org":   registry.VoteOrgArgs{},
-	"registry.allow_peer": registry.AllowPeerArgs{},
-	"registry?certs":      certsQuery{},
-	"registry?cert":       registry.GetArgs{},
+	"registry.enroll":       registry.EnrollArgs{},
+	"registry.revoke":       registry.RevokeArgs{},
+	"registry.vote_org":     registry.VoteOrgArgs{},
+	"registry.allow_peer":   registry.AllowPeerArgs{},
+	"registry.bind_p2p_key": registry.BindP2PKeyArgs{},
+	"registry?certs":        certsQuery{},
+	"registry?cert":         registry.GetArgs{},
 
 	"index.subfile":    index.SubfileArgs{},
 	"index.querfile":   index.FindArgs{},
@@ -216,6 +219,17 @@ func (s *Scenario) resolve(v string) (value, error) {
 			return value{}, fmt.Errorf("no voucher labelled %q", rest)
 		}
 		return both(raw), nil
+	case "p2pkey":
+		pub := deriveP2PKey(rest).Public().(ed25519.PublicKey)
+		s.name(hex.EncodeToString(pub), v)
+		return both(pub), nil
+	case "p2psig":
+		key, member, ok := strings.Cut(rest, "@")
+		p, err := s.person(member)
+		if !ok || err != nil {
+			return value{}, fmt.Errorf("%s: want p2psig:<key>@<member> (%v)", v, err)
+		}
+		return both(identity.SignP2PBinding(deriveP2PKey(key), p.fp)), nil
 	case "upper":
 		in, err := s.resolve(rest)
 		if err != nil {

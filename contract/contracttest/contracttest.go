@@ -34,9 +34,10 @@
 //	    client, org to the CA's org, the member ID to name (id= gives a
 //	    second certificate for one ID); all are written as given, valid or
 //	    not. Validity defaults to a year from one hour before genesis.
-//	genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)]
+//	genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)] [p2pkeys=(<key>@<member>, ...)]
 //	    InitChain at 2026-01-01T00:00:00Z with these orgs (each by the CA
-//	    of its root), genesis members and peers. A genesis both nodes
+//	    of its root), genesis members and peers, and the libp2p keys named
+//	    <key> bound to genesis nodes. A genesis both nodes
 //	    refuse prints "refused: <error>" and can be followed by another.
 //
 // Running transactions (blocks are one second apart):
@@ -98,6 +99,9 @@
 //	repeat:<n>:<s>   s, n times
 //	upper:<value>    the value's text in upper case
 //	voucher:<label>  a voucher made by the voucher directive
+//	p2pkey:<name>    the Ed25519 libp2p public key derived from name
+//	p2psig:<name>@<member>  that key's signature binding it to the member's
+//	                 certificate (registry.bind_p2p_key)
 //	result:<label>.<field>  a text field of a transaction's result (as bytes:
 //	                 its hex digits decoded)
 //	now, now+<d>     the next block's time in Unix nanoseconds (integers)
@@ -120,6 +124,7 @@ package contracttest
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -440,7 +445,7 @@ func (s *Scenario) doGenesis(pos []string, pairs []pair) (string, error) {
 		return "", fmt.Errorf("genesis twice")
 	}
 	if len(pos) > 0 {
-		return "", fmt.Errorf("usage: genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)]")
+		return "", fmt.Errorf("usage: genesis orgs=(<ca>, ...) [members=(<member>, ...)] [peers=(<node id>@<org>, ...)] [p2pkeys=(<key>@<member>, ...)]")
 	}
 	st := ledger.DefaultAppState(Channel)
 	for _, p := range pairs {
@@ -464,6 +469,15 @@ func (s *Scenario) doGenesis(pos []string, pairs []pair) (string, error) {
 					return "", fmt.Errorf("peer %q: want <node id>@<org>", v)
 				}
 				st.Registry.Peers = append(st.Registry.Peers, registry.Peer{NodeID: id, Org: org})
+			case "p2pkeys":
+				key, member, ok := strings.Cut(v, "@")
+				m, err := s.person(member)
+				if !ok || err != nil {
+					return "", fmt.Errorf("p2p key %q: want <key>@<member> (%v)", v, err)
+				}
+				k := deriveP2PKey(key)
+				st.Registry.P2PKeys = append(st.Registry.P2PKeys, registry.GenesisP2PKey{Fingerprint: m.fp.String(),
+					Key: hex.EncodeToString(k.Public().(ed25519.PublicKey)), Sig: hex.EncodeToString(identity.SignP2PBinding(k, m.fp))})
 			default:
 				return "", fmt.Errorf("genesis has no %q", p.key)
 			}

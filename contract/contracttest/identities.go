@@ -3,6 +3,7 @@ package contracttest
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
@@ -31,6 +32,12 @@ func deriveKey(name string) *ecdsa.PrivateKey {
 		}
 		seed = sha256.Sum256(seed[:]) // not below the group order: rehash
 	}
+}
+
+// deriveP2PKey returns the Ed25519 libp2p key named name.
+func deriveP2PKey(name string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte("sealnet/contracttest/p2p-key\x00" + name))
+	return ed25519.NewKeyFromSeed(seed[:])
 }
 
 // serialOf is a certificate serial number derived from a name.

@@ -50,6 +50,10 @@ type Cert struct {
 	NotAfter    int64       `cbor:"not_after" json:"not_after"` // Unix seconds
 	Enrolled    int64       `cbor:"enrolled" json:"enrolled"`   // height (0: genesis)
 	Revoked     *Revocation `cbor:"revoked,omitempty" json:"revoked,omitempty"`
+	// P2PKey is the Ed25519 key of a node's libp2p host, bound by
+	// bind_p2p_key or the genesis; a node without one is reached under
+	// its certificate's P-256 key (homes made before the binding).
+	P2PKey []byte `cbor:"p2p_key,omitempty" json:"p2p_key,omitempty"`
 }
 
 // Revocation records who revoked a certificate and when.
@@ -103,6 +107,8 @@ type Genesis struct {
 	Orgs    []GenesisOrg `json:"orgs"`
 	Members []string     `json:"members"` // certificate PEMs (admins and nodes)
 	Peers   []Peer       `json:"peers"`   // CometBFT node IDs allowed to connect
+	// P2PKeys bind genesis nodes' certificates to their libp2p keys.
+	P2PKeys []GenesisP2PKey `json:"p2p_keys,omitempty"`
 }
 
 // GenesisOrg is an org and its root certificate PEM.
@@ -135,6 +141,8 @@ func (c *Contract) Methods() map[string]contract.Method {
 		"revoke":     {Roles: admin, Run: c.revoke},
 		"vote_org":   {Roles: admin, Run: c.voteOrg},
 		"allow_peer": {Roles: admin, Run: c.allowPeer},
+		// a node binds its own certificate to its libp2p key
+		"bind_p2p_key": {Roles: []identity.Role{identity.RoleNode}, Run: c.bindP2PKey},
 	}
 }
 
@@ -179,7 +187,7 @@ func (c *Contract) InitGenesis(st contract.State, g Genesis, at time.Time) error
 			return fmt.Errorf("member %d: %w", i, err)
 		}
 	}
-	return nil
+	return c.genesisBindings(st, g.P2PKeys)
 }
 
 // checkRoot accepts an org's root: a CA certificate naming the org and
