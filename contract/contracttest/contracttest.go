@@ -98,6 +98,10 @@
 //	repeat:<n>:<s>   s, n times
 //	upper:<value>    the value's text in upper case
 //	voucher:<label>  a voucher made by the voucher directive
+//	key:<member>     the member's P-256 public key, SEC 1 uncompressed
+//	commit:<tx>:<worker>:<out>:<nonce>  a redundant compute job's commit hash
+//	                 for job tx:<tx> by the worker, with output commitment
+//	                 sha256:<out> and nonce sha256:<nonce>
 //	result:<label>.<field>  a text field of a transaction's result (as bytes:
 //	                 its hex digits decoded)
 //	now, now+<d>     the next block's time in Unix nanoseconds (integers)
