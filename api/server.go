@@ -71,8 +71,9 @@ type Server struct {
 	routes  []route
 	ops     *http.ServeMux
 
-	mu      sync.Mutex
-	auditor Auditor
+	mu       sync.Mutex
+	auditor  Auditor
+	payments Payments
 }
 
 // NewServer returns the API handler of b.
@@ -116,6 +117,7 @@ func (s *Server) register() {
 	s.handle("GET", "/v1/channels/{ch}/events", Reader, s.events)
 	s.routeData()
 	s.routeAudit()
+	s.routePaych()
 }
 
 // Ops returns the operations handler (health and metrics), served on its

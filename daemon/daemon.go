@@ -22,6 +22,7 @@ import (
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/p2p"
+	"github.com/sealnet/sealnet/payment"
 	"github.com/sealnet/sealnet/store"
 )
 
@@ -32,14 +33,15 @@ type Options struct {
 }
 
 // Daemon is an assembled, running node. The parts a node's configuration
-// leaves out are nil: P2P, Store and Custodian without p2p.listen, DCMB
-// without Options.DCMB.
+// leaves out are nil: P2P, Store, Custodian and Payments without
+// p2p.listen, DCMB without Options.DCMB.
 type Daemon struct {
 	Log       *slog.Logger
 	Node      *node.Node
 	P2P       *p2p.Node
 	Store     *store.Shared
 	Custodian *custodian.Custodian
+	Payments  *payment.Service
 	Server    *api.Server
 	DCMB      *DCMB
 
@@ -84,8 +86,14 @@ func (d *Daemon) start(h node.Home, cfg *node.Config, o Options) error {
 		if err := d.startSharing(h, cfg); err != nil {
 			return err
 		}
+		if err := d.startPayments(h); err != nil {
+			return err
+		}
 	}
 	d.Server = api.NewServer(api.Backend{Node: n, Store: d.Store, Custodian: d.Custodian})
+	if d.Payments != nil {
+		d.Server.SetPayments(d.Payments)
+	}
 	if err := d.serve(cfg.API); err != nil {
 		return err
 	}
