@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sealnet/sealnet/contract/paych"
 	"github.com/sealnet/sealnet/contract/paych/voucher"
@@ -37,6 +38,10 @@ type held struct {
 	mu   sync.Mutex
 	rec  *paych.Channel   // nil until read from the chain
 	view *voucher.Channel // nil until rec is read
+
+	// inJournal counts accepted vouchers not yet on disk: a Welcome waits
+	// for them, so that it says all the payee has taken.
+	inJournal atomic.Int64
 
 	// guarded by book.mu: written by the journal's flusher
 	durable map[uint64]heldVoucher

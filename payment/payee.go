@@ -133,6 +133,14 @@ func (s *Service) hello(k chanKey, peerOrg string) (*held, error) {
 		return nil, refuse(CodeNotOpen, "channel %s is %s", rec.ID, rec.State)
 	}
 	h := s.book.get(k)
+	// what an earlier stream handed the journal is on disk before the
+	// Welcome tells the payer where the lanes stand
+	for deadline := time.Now().Add(5 * time.Second); h.inJournal.Load() > 0; {
+		if time.Now().After(deadline) {
+			return nil, refuse(CodeStorage, "the journal has not flushed channel %s's vouchers", rec.ID)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.setRecord(rec, s.book.lanes(h)); err != nil {
@@ -210,10 +218,12 @@ func (s *Service) take(h *held, raw []byte, durable func(error)) error {
 	}
 	h.view.Apply(eff)
 	s.accepted.Add(1)
+	h.inJournal.Add(1)
 	s.j.append(raw, func(err error) {
 		if err == nil {
 			s.book.stored(d, raw)
 		}
+		h.inJournal.Add(-1)
 		durable(err)
 	})
 	return nil

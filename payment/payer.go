@@ -58,7 +58,9 @@ type session struct {
 	mu    sync.Mutex // the order of nonces and of frames
 	lanes map[uint64]voucher.Lane
 	jobs  map[string]bool // jobs the payee's latest vouchers wait for
-	seq   uint64
+
+	welcomed map[uint64]uint64 // lane -> nonce the payee held durably when the session began; set once
+	seq      uint64
 
 	pmu     sync.Mutex
 	pending map[uint64]chan error
@@ -81,7 +83,7 @@ func (s *Service) session(ctx context.Context, k chanKey) (*session, error) {
 			return nil, errors.New("payment service closed")
 		}
 		ss = &session{s: s, key: k, ready: make(chan struct{}), lanes: map[uint64]voucher.Lane{}, jobs: map[string]bool{},
-			pending: map[uint64]chan error{}}
+			welcomed: map[uint64]uint64{}, pending: map[uint64]chan error{}}
 		s.sessions[k] = ss
 		go ss.dial()
 	}
@@ -181,6 +183,7 @@ func (ss *session) welcome(raws [][]byte) error {
 		}
 		if cur, ok := ss.lanes[d.Lane]; !ok || d.Nonce > cur.Nonce {
 			ss.lanes[d.Lane] = voucher.Lane{ID: d.Lane, Nonce: d.Nonce, Amount: d.Amount}
+			ss.welcomed[d.Lane] = d.Nonce
 		}
 		if d.Cond != nil {
 			ss.jobs[hex.EncodeToString(d.Cond.Job)] = true
@@ -301,8 +304,11 @@ func wait(ctx context.Context, ch chan error) error {
 // node opened, sends it to the payee's node and returns once that node
 // stored it durably. Payments on one channel may run concurrently: they
 // are numbered in the order they are signed and the payee's node
-// acknowledges many with one flush. A payment refused, or cut off by a
-// failed stream, leaves the next one to start from what the payee holds.
+// acknowledges many with one flush. A payment the payee refuses returns
+// the refusal; one cut off by a broken stream is settled by the next
+// session's Welcome: if the payee holds its nonce or a later one on the
+// lane it was stored (the payee takes a lane's vouchers in nonce order),
+// otherwise it is signed afresh and sent again, so a result is paid once.
 func (s *Service) Pay(ctx context.Context, p Payment) (*Receipt, error) {
 	k, err := parseChannel(p.Chain, p.Channel)
 	if err != nil {
@@ -319,12 +325,30 @@ func (s *Service) Pay(ctx context.Context, p Payment) (*Receipt, error) {
 	if p.Amount == 0 {
 		return nil, txerr.New(txerr.BadArgs, "a payment adds something")
 	}
+	for attempt := 0; ; attempt++ {
+		r, inDoubt, err := s.payOnce(ctx, k, p, cond)
+		if err == nil || inDoubt == nil || attempt == 2 {
+			return r, err
+		}
+		ss, serr := s.session(ctx, k)
+		if serr != nil {
+			return nil, err
+		}
+		if ss.welcomed[p.Lane] >= inDoubt.Nonce {
+			return inDoubt, nil
+		}
+	}
+}
+
+// payOnce makes one attempt at a payment. A payment sent but neither
+// acknowledged nor refused comes back as inDoubt with the error.
+func (s *Service) payOnce(ctx context.Context, k chanKey, p Payment, cond *voucher.Condition) (r, inDoubt *Receipt, err error) {
 	ss, err := s.session(ctx, k)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ss.rec.Payer != s.cfg.Identity.Member.Fingerprint.String() {
-		return nil, txerr.New(txerr.RoleDenied, "channel %s is paid by member %s, not by this node: its payer signs the vouchers", p.Channel, ss.rec.Payer)
+		return nil, nil, txerr.New(txerr.RoleDenied, "channel %s is paid by member %s, not by this node: its payer signs the vouchers", p.Channel, ss.rec.Payer)
 	}
 	ss.mu.Lock()
 	lane := ss.lanes[p.Lane]
@@ -336,7 +360,7 @@ func (s *Service) Pay(ctx context.Context, p Payment) (*Receipt, error) {
 		}
 		if err != nil {
 			ss.mu.Unlock()
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	amount := lane.Amount + p.Amount
@@ -344,24 +368,28 @@ func (s *Service) Pay(ctx context.Context, p Payment) (*Receipt, error) {
 	raw, err := voucher.Sign(v, s.cfg.Identity.Key)
 	if err != nil {
 		ss.mu.Unlock()
-		return nil, err
+		return nil, nil, err
 	}
+	r = &Receipt{Chain: p.Chain, Channel: p.Channel, Lane: p.Lane, Nonce: v.Nonce, Amount: amount, Paid: p.Amount, Job: p.Job, Voucher: raw}
 	done, err := ss.send(raw)
 	if err != nil {
 		ss.mu.Unlock()
-		return nil, err
+		return nil, r, err
 	}
 	ss.lanes[p.Lane] = voucher.Lane{ID: p.Lane, Nonce: v.Nonce, Amount: amount}
 	ss.mu.Unlock()
 	if err := wait(ctx, done); err != nil {
-		return nil, err
+		if errors.Is(err, ErrSessionEnded) {
+			return nil, r, err
+		}
+		return nil, nil, err
 	}
 	if p.Job != "" {
 		ss.mu.Lock()
 		ss.jobs[p.Job] = true
 		ss.mu.Unlock()
 	}
-	return &Receipt{Chain: p.Chain, Channel: p.Channel, Lane: p.Lane, Nonce: v.Nonce, Amount: amount, Paid: p.Amount, Job: p.Job, Voucher: raw}, nil
+	return r, nil, nil
 }
 
 // canAdd checks that the lanes, lane grown by amount, stay within the

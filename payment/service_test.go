@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/contract"
@@ -359,5 +360,56 @@ func TestPayJob(t *testing.T) {
 	j.State = compute.StateSubmitted
 	if _, err := p.sa.PayJob(ctx, "default", j.ID); err == nil {
 		t.Fatal("paid a job not accepted")
+	}
+}
+
+// A payment whose stream breaks after the payee took it but before its
+// Ack is settled by the next Welcome: paid once if the payee holds it,
+// sent afresh if it does not.
+func TestPaymentInDoubt(t *testing.T) {
+	for _, kept := range []bool{true, false} {
+		p := newPair(t)
+		p.pay(t, 1, "") // nonce 1
+		_, held, _ := p.sb.Held("default", p.ch.ID)
+		p.sb.Close() // a payee that breaks the first stream after a voucher
+		var mu sync.Mutex
+		var got []uint64
+		streams := 0
+		p.b.host.SetStreamHandler(Protocol, func(st network.Stream) {
+			defer st.Close()
+			if _, err := ReadFrame(st); err != nil {
+				return
+			}
+			mu.Lock()
+			streams++
+			n, w := streams, &Frame{Kind: KindWelcome, Vouchers: held}
+			mu.Unlock()
+			WriteFrame(st, w)
+			f, err := ReadFrame(st)
+			if err != nil {
+				return
+			}
+			d, _ := voucher.Decode(f.Voucher)
+			mu.Lock()
+			got = append(got, d.Nonce)
+			if kept {
+				held = [][]byte{f.Voucher}
+			}
+			mu.Unlock()
+			if n == 1 {
+				st.Reset() // no Ack
+				return
+			}
+			WriteFrame(st, &Frame{Kind: KindAck, Seq: f.Seq})
+		})
+		r := p.pay(t, 1, "")
+		mu.Lock()
+		if kept && (len(got) != 1 || r.Nonce != 2 || r.Amount != 2) {
+			t.Errorf("kept: the payee received nonces %v, the payment returned %+v", got, r)
+		}
+		if !kept && (len(got) != 2 || got[0] != 2 || got[1] != 2 || r.Nonce != 2) {
+			t.Errorf("lost: the payee received nonces %v, the payment returned %+v", got, r)
+		}
+		mu.Unlock()
 	}
 }
