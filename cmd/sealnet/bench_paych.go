@@ -44,6 +44,6 @@ func benchPaychCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().IntVar(&o.Results, "results", 20_000, "results paid, one voucher each")
 	c.Flags().IntVar(&o.InFlight, "in-flight", 64, "payments waiting for their acknowledgement at once")
-	c.Flags().IntVar(&o.Verify, "verify", 200_000, "vouchers of the verification-only run")
+	c.Flags().IntVar(&o.Verify, "verify", 40_000, "vouchers of each of the three verification-only runs")
 	return c
 }
