@@ -2,6 +2,7 @@ package payment_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,6 +40,20 @@ func TestBetweenTwoNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		pay(t, ctx, payer.Daemon.Payments, ch.ID, 1000, 3)
+		// what a worker of org2 asks its node before taking on work
+		lanes, err := payee.API.Lanes(ctx, "default", ch.ID, 7000)
+		if err != nil || lanes.Total != 3000 || lanes.CanPay == nil || !*lanes.CanPay {
+			t.Fatalf("lanes %+v, %v", lanes, err)
+		}
+		if lanes, err = payee.API.Lanes(ctx, "default", ch.ID, 7001); err != nil || *lanes.CanPay || !strings.Contains(lanes.Reason, "can pay 7000 more") {
+			t.Fatalf("lanes for 7001: %+v, %v", lanes, err)
+		}
+		if f, err := payee.API.ChannelFrom(ctx, "default", "org1", 7000); err != nil || f.Channel != ch.ID {
+			t.Fatalf("a channel from org1: %+v, %v", f, err)
+		}
+		if _, err := payee.API.ChannelFrom(ctx, "default", "org1", 7001); err == nil {
+			t.Fatal("a channel from org1 for 7001")
+		}
 		rec, err := payee.Daemon.Payments.Cash(ctx, "default", ch.ID)
 		if err != nil {
 			t.Fatal(err)
