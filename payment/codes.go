@@ -107,7 +107,9 @@ func CodeOf(err error) Code {
 	return 0
 }
 
-// asRefused turns a voucher error into a Refused with its code.
+// asRefused turns an error of the payee's checks into a Refused with its
+// code. Every refusal the checks make is a Refused or a voucher error; an
+// error of neither kind means the payee's node could not do its part.
 func asRefused(err error) *Refused {
 	var r *Refused
 	if errors.As(err, &r) {

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/sealnet/sealnet/durable"
@@ -102,7 +103,7 @@ func openJournal(dir string, limit int64, snapshot func() [][]byte) (*journal, [
 	if err := durable.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	j := &journal{path: dir + "/vouchers.journal", snapPath: dir + "/vouchers.snapshot", limit: limit, snapshot: snapshot,
+	j := &journal{path: filepath.Join(dir, "vouchers.journal"), snapPath: filepath.Join(dir, "vouchers.snapshot"), limit: limit, snapshot: snapshot,
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	var recs [][]byte
 	if f, err := os.Open(j.snapPath); err == nil {

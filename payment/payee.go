@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -144,7 +143,7 @@ func (s *Service) hello(k chanKey, peerOrg string) (*held, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.setRecord(rec, s.book.lanes(h)); err != nil {
-		return nil, fmt.Errorf("channel %s: payer key: %w", rec.ID, err)
+		return nil, refuse(CodeUnknownChannel, "channel %s: its payer key does not parse: %v", rec.ID, err)
 	}
 	return h, nil
 }
