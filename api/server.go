@@ -71,9 +71,10 @@ type Server struct {
 	routes  []route
 	ops     *http.ServeMux
 
-	mu       sync.Mutex
-	auditor  Auditor
-	payments Payments
+	mu      sync.Mutex
+	auditor Auditor
+
+	payments Payments // guarded by mu
 }
 
 // NewServer returns the API handler of b.
