@@ -77,6 +77,8 @@ type Server struct {
 
 	mu      sync.Mutex
 	auditor Auditor
+
+	payments Payments // guarded by mu
 }
 
 // NewServer returns the API handler of b.
@@ -121,6 +123,7 @@ func (s *Server) register() {
 	s.routeData()
 	s.routeAudit()
 	s.routeCompute()
+	s.routePaych()
 }
 
 // Ops returns the operations handler (health and metrics), served on its

@@ -23,6 +23,7 @@ import (
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/p2p"
+	"github.com/sealnet/sealnet/payment"
 	"github.com/sealnet/sealnet/store"
 )
 
@@ -33,8 +34,8 @@ type Options struct {
 }
 
 // Daemon is an assembled, running node. The parts a node's configuration
-// leaves out are nil: P2P, Store, Custodian and Compute without p2p.listen, DCMB
-// without Options.DCMB.
+// leaves out are nil: P2P, Store, Custodian, Compute and Payments without
+// p2p.listen, DCMB without Options.DCMB.
 type Daemon struct {
 	Log       *slog.Logger
 	Node      *node.Node
@@ -42,6 +43,7 @@ type Daemon struct {
 	Store     *store.Shared
 	Custodian *custodian.Custodian
 	Compute   *custody.Service
+	Payments  *payment.Service
 	Server    *api.Server
 	DCMB      *DCMB
 
@@ -92,6 +94,9 @@ func (d *Daemon) start(h node.Home, cfg *node.Config, o Options) error {
 		if err := d.startSharing(h, cfg); err != nil {
 			return err
 		}
+		if err := d.startPayments(h); err != nil {
+			return err
+		}
 	}
 	d.startCompute()
 	b := api.Backend{Node: n, Store: d.Store, Custodian: d.Custodian}
@@ -99,6 +104,9 @@ func (d *Daemon) start(h node.Home, cfg *node.Config, o Options) error {
 		b.Compute = computeAPI{d.Custodian, d.Compute}
 	}
 	d.Server = api.NewServer(b)
+	if d.Payments != nil {
+		d.Server.SetPayments(d.Payments)
+	}
 	if err := d.serve(cfg.API); err != nil {
 		return err
 	}

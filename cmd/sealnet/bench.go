@@ -58,7 +58,7 @@ func benchCmd(g *globals) *cobra.Command {
 	ledgerCmd.Flags().StringVar(&only, "only", "", "run one target: ours, kvstore or kvstore_sig (no ratio then)")
 	ledgerCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	ledgerCmd.Flags().IntVar(&clients, "clients", 2000, "concurrent submitters, each waiting for its commit")
-	c.AddCommand(ledgerCmd, benchShareCmd(g), benchDCMBCmd(g), benchComputeCmd(g))
+	c.AddCommand(ledgerCmd, benchShareCmd(g), benchDCMBCmd(g), benchComputeCmd(g), benchPaychCmd(g))
 	return c
 }
 

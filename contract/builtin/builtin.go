@@ -17,8 +17,9 @@ import (
 )
 
 // Contracts returns fresh instances of the built-in contracts, for one
-// channel.
+// channel. The payment-channel contract reads the compute contract's jobs
+// for vouchers that pay once a job is accepted.
 func Contracts() []contract.Contract {
 	return []contract.Contract{registry.New(), index.New(), audit.New(), condition.New(), compute.New(), certify.New(),
-		credit.New(paych.Name), paych.New()}
+		credit.New(paych.Name), paych.NewWithJobs(compute.Jobs{})}
 }

@@ -169,7 +169,7 @@ func (c *Contract) tally(ctx *contract.Context, j *Job) error {
 		case s.State != SlotRevealed:
 			s.Verdict = "did not reveal"
 		case majority && bytes.Equal(s.Reveal, j.Slots[best].Reveal):
-			s.Verdict = "agrees with the majority"
+			s.Verdict = verdictAgrees
 			paid = append(paid, s.Org)
 		case majority:
 			s.Verdict = "disagrees with the majority"
@@ -177,7 +177,7 @@ func (c *Contract) tally(ctx *contract.Context, j *Job) error {
 		default:
 			s.Verdict = "no majority"
 		}
-		if s.Verdict != "" && s.Verdict != "agrees with the majority" && s.Verdict != "no majority" {
+		if s.Verdict != "" && s.Verdict != verdictAgrees && s.Verdict != "no majority" {
 			j.record(ctx.Height, StateSubmitted, s.Worker, s.Verdict)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/contract/certify"
+	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/contract/credit"
 	"github.com/sealnet/sealnet/contract/index"
@@ -81,12 +82,23 @@ var argTypes = map[string]any{
 	"credit?accounts":     credit.BalanceArgs{},
 	"credit?mint":         credit.MintIDArgs{},
 
-	"paych.open":    paych.OpenArgs{},
-	"paych.top_up":  paych.TopUpArgs{},
-	"paych.redeem":  paych.VoucherArgs{},
-	"paych.settle":  paych.VoucherArgs{},
-	"paych.collect": paych.ChannelArgs{},
-	"paych?channel": paych.ChannelArgs{},
+	"paych.open":     paych.OpenArgs{},
+	"paych.top_up":   paych.TopUpArgs{},
+	"paych.redeem":   paych.VoucherArgs{},
+	"paych.settle":   paych.VoucherArgs{},
+	"paych.collect":  paych.ChannelArgs{},
+	"paych?channel":  paych.ChannelArgs{},
+	"paych?channels": paych.ListArgs{},
+
+	"compute.post":   compute.PostArgs{},
+	"compute.claim":  compute.JobArgs{},
+	"compute.grant":  compute.GrantArgs{},
+	"compute.submit": compute.SubmitArgs{},
+	"compute.reveal": compute.RevealArgs{},
+	"compute.fail":   compute.FailArgs{},
+	"compute.accept": compute.JobArgs{},
+	"compute.reject": compute.RejectArgs{},
+	"compute?job":    compute.JobArgs{},
 
 	"certify.set_policy":  certify.SetPolicyArgs{},
 	"certify.propose":     certify.ProposeArgs{},
@@ -230,6 +242,8 @@ func (s *Scenario) resolve(v string) (value, error) {
 			return value{}, fmt.Errorf("%s: want p2psig:<key>@<member> (%v)", v, err)
 		}
 		return both(identity.SignP2PBinding(deriveP2PKey(key), p.fp)), nil
+	case "key", "commit":
+		return s.computeValue(kind, rest, v)
 	case "upper":
 		in, err := s.resolve(rest)
 		if err != nil {

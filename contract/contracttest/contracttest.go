@@ -102,6 +102,10 @@
 //	p2pkey:<name>    the Ed25519 libp2p public key derived from name
 //	p2psig:<name>@<member>  that key's signature binding it to the member's
 //	                 certificate (registry.bind_p2p_key)
+//	key:<member>     the member's P-256 public key, SEC 1 uncompressed
+//	commit:<tx>:<worker>:<out>:<nonce>  a redundant compute job's commit hash
+//	                 for job tx:<tx> by the worker, with output commitment
+//	                 sha256:<out> and nonce sha256:<nonce>
 //	result:<label>.<field>  a text field of a transaction's result (as bytes:
 //	                 its hex digits decoded)
 //	now, now+<d>     the next block's time in Unix nanoseconds (integers)

@@ -46,6 +46,9 @@ func (c *Contract) open(ctx *contract.Context, st contract.State, raw []byte) ([
 	if err := save(st, ch); err != nil {
 		return nil, err
 	}
+	if err := index(st, ch); err != nil {
+		return nil, err
+	}
 	ctx.Emit("opened", "", attr("channel", ch.ID), attr("payer", ch.Payer),
 		attr("from", credit.AccountName(ch.PayerOrg, ch.From)), attr("to", credit.AccountName(ch.PayeeOrg, ch.PayeeMember)),
 		num("deposit", ch.Deposit), height("expiry", ch.Expiry), height("settle_delay", ch.SettleDelay))

@@ -168,10 +168,11 @@ func (c *Contract) Methods() map[string]contract.Method {
 }
 
 // Key layout: c/<id> channels, t/<u64be height>/<id> what is due at the
-// end of a block.
+// end of a block, o/<org>\0<id> the channels of an org (as payer or payee).
 const (
 	pChannel = "c/"
 	pTimer   = "t/"
+	pOrg     = "o/"
 )
 
 func channelKey(id contract.TxID) []byte { return []byte(pChannel + string(id)) }
@@ -245,9 +246,14 @@ func attr(k, v string) contract.Attr         { return contract.Attr{Key: k, Valu
 func num(k string, n uint64) contract.Attr   { return attr(k, strconv.FormatUint(n, 10)) }
 func height(k string, h int64) contract.Attr { return attr(k, strconv.FormatInt(h, 10)) }
 
-// Query implements contract.Contract: "channel".
+// Query implements contract.Contract: "channel" (ChannelArgs) and
+// "channels" (ListArgs).
 func (c *Contract) Query(st contract.State, method string, raw []byte) ([]byte, error) {
-	if method != "channel" {
+	switch method {
+	case "channel":
+	case "channels":
+		return c.list(st, raw)
+	default:
 		return nil, txerr.New(txerr.UnknownMethod, "paych has no query %q", method)
 	}
 	var a ChannelArgs

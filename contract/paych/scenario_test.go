@@ -11,8 +11,9 @@ import (
 	"github.com/sealnet/sealnet/txerr"
 )
 
-// stubCompute stands in for the compute contract, which is not in this
-// tree: an admin sets a job's state. It is registered only in tests.
+// stubCompute stands in for the compute contract so that a scenario can
+// set a job's state in one transaction: an admin sets it. It is
+// registered only in tests.
 type stubCompute struct{}
 
 type setArgs struct {
@@ -53,9 +54,10 @@ func withJobs() []contract.Contract {
 }
 
 // TestScenarios runs testdata/channels/*.txt with the stub job contract
-// wired, and testdata/unwired/*.txt with the contract as the ledger
-// registers it in this tree.
+// in place of the compute contract, and testdata/wired/*.txt with the
+// contracts every node runs (contract/builtin), the real compute contract
+// among them.
 func TestScenarios(t *testing.T) {
 	t.Run("channels", func(t *testing.T) { contracttest.RunWith(t, "testdata/channels", withJobs) })
-	t.Run("unwired", func(t *testing.T) { contracttest.Run(t, "testdata/unwired") })
+	t.Run("wired", func(t *testing.T) { contracttest.Run(t, "testdata/wired") })
 }
