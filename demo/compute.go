@@ -225,6 +225,9 @@ func Compute(ctx context.Context, w io.Writer, o ComputeOptions) error {
 	if !bytes.Equal(local, res.Output) {
 		return errors.New("step 7: the accepted result differs from the program's output")
 	}
+	if err := payLenders(ctx, p, c, R, posted.Job, j.Payees()); err != nil {
+		return fmt.Errorf("step 8: %w", err)
+	}
 	p("\n%s: the lenders' machines saw the data in clear (software attestation); a TEE policy (tdx, snp) is what makes a job confidential", attest.NotConfidential)
 	p("\nall steps passed")
 	return nil
@@ -410,4 +413,37 @@ func hx(b []byte) string {
 		return "-"
 	}
 	return hex.EncodeToString(b[:min(len(b), 8)])
+}
+
+// payLenders is paper 004's section 5 for the accepted job: the
+// requester's node opens a payment channel to each lender the acceptance
+// pays and sends it one voucher conditional on the job, off chain; each
+// lender's node checks the voucher against its replica (the job accepted,
+// this org paid, the price covered) and keeps it durably.
+func payLenders(ctx context.Context, p func(string, ...any), c *local.Consortium, R *local.Org, job string, payees []string) error {
+	p("\n[8] org1 pays each lender the acceptance names through a payment channel: one voucher per result, off chain")
+	if err := c.Mint(ctx, "demo-compute", R.Name, 1000); err != nil {
+		return err
+	}
+	if err := R.FundNode(ctx, 500); err != nil {
+		return err
+	}
+	for _, org := range payees {
+		ch, err := R.OpenChannel(ctx, org, 100, 100_000, 1000)
+		if err != nil {
+			return err
+		}
+		p("    channel %s to %s: deposit %d credits (tx 1 of at most 3 for the channel)", short(ch.ID), org, ch.Deposit)
+	}
+	receipts, err := R.Daemon.Payments.PayJob(ctx, "default", job)
+	if err != nil {
+		return err
+	}
+	if len(receipts) != len(payees) {
+		return fmt.Errorf("%d vouchers for %d lenders", len(receipts), len(payees))
+	}
+	for _, r := range receipts {
+		p("    voucher on channel %s lane %d nonce %d: %d credits (cumulative %d), conditional on job %s; acknowledged once on the lender's disk", short(r.Channel), r.Lane, r.Nonce, r.Paid, r.Amount, short(r.Job))
+	}
+	return nil
 }

@@ -25,10 +25,13 @@ func (o *Org) call(ctx context.Context, contractName, method string, args any) e
 	return nil
 }
 
-// Mint creates amount credits on org's account by the vote of every org's
-// admin (mint id id).
+// Mint creates amount credits on org's account by the votes of the orgs'
+// admins (mint id id), one org after the other until more than half voted.
 func (c *Consortium) Mint(ctx context.Context, id, org string, amount uint64) error {
-	for _, o := range c.Orgs {
+	for i, o := range c.Orgs {
+		if 2*i > len(c.Orgs) {
+			return nil // a majority voted: the credits exist
+		}
 		if err := o.call(ctx, credit.Name, "vote_mint", credit.VoteMintArgs{ID: id, Org: org, Amount: amount}); err != nil {
 			return err
 		}
