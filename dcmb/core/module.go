@@ -65,6 +65,11 @@ func (Processed) event() {}
 // maxReason is the longest reason audit.drop takes.
 const maxReason = 128
 
+// Unprocessed is the number of spooled batches the module has not
+// processed yet. The driver stops reading while it is MaxBacklog or
+// more, so that a slow module holds the source back.
+func (s *Sender) Unprocessed() int { return s.unprocessed }
+
 // Halted says why the stream's module stopped it ("" while it runs). The
 // driver stops reading the source once it is set.
 func (s *Sender) Halted() string { return s.halted }
@@ -98,7 +103,8 @@ func (s *Sender) processed(t int64, ev Processed) {
 		s.log(slog.LevelWarn, "the module refused a batch: recorded on chain as dropped", "first_seq", ev.First, "reason", ev.Refused)
 		s.dropEntry(i, ev.Refused)
 	default:
-		s.spool[i].processed, s.spool[i].outputs = true, ev.Outputs
+		s.markProcessed(&s.spool[i])
+		s.spool[i].outputs = ev.Outputs
 	}
 }
 
@@ -125,7 +131,24 @@ func (s *Sender) dropEntry(i int, reason string) {
 	e := &s.spool[i]
 	e.head.Dropped = clip(reason)
 	e.head.Root, e.head.PaperSalt = nil, nil
-	e.processed, e.outputs = true, nil
+	s.markProcessed(e)
+	e.outputs = nil
+}
+
+func (s *Sender) markProcessed(e *entry) {
+	if !e.processed {
+		e.processed = true
+		s.unprocessed--
+	}
+}
+
+// addEntry appends a spooled batch.
+func (s *Sender) addEntry(e entry) {
+	if !e.processed {
+		s.unprocessed++
+	}
+	s.spool = append(s.spool, e)
+	s.spoolBytes += e.bytes
 }
 
 // moduleArgs adds the stream's purpose and module to an anchor.

@@ -112,8 +112,9 @@ type Sender struct {
 	sealing bool
 	stopped bool
 
-	processing bool   // a Process is outstanding
-	halted     string // why the module stopped the stream
+	processing  bool   // a Process is outstanding
+	unprocessed int    // spooled batches the module has not processed
+	halted      string // why the module stopped the stream
 
 	spool      []entry // ascending
 	spoolBytes int64
@@ -150,8 +151,7 @@ func NewSender(cfg SenderConfig, rec Recovery, now time.Time) (*Sender, error) {
 		// a batch not anchored yet is processed (again) by the module
 		// configured now: that is the module its anchor will name
 		e.processed = cfg.Module == nil || h.Dropped != "" || e.anchored
-		s.spool = append(s.spool, e)
-		s.spoolBytes += sp.Bytes
+		s.addEntry(e)
 	}
 	if len(s.spool) > 0 {
 		s.log(slog.LevelInfo, "spool recovered", "batches", len(s.spool), "bytes", s.spoolBytes, "next_seq", s.next)
@@ -340,8 +340,7 @@ func (s *Sender) sealed(ev Sealed) {
 	}
 	h := *b
 	h.Msgs, h.Leaves = nil, nil
-	s.spool = append(s.spool, entry{head: h, bytes: ev.Bytes, processed: s.cfg.Module == nil || h.Dropped != ""})
-	s.spoolBytes += ev.Bytes
+	s.addEntry(entry{head: h, bytes: ev.Bytes, processed: s.cfg.Module == nil || h.Dropped != ""})
 }
 
 // forget drops the spool's entry at i and asks for its file to go.

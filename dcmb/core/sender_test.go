@@ -304,6 +304,9 @@ func (h *senderHarness) state() string {
 	var out strings.Builder
 	fmt.Fprintf(&out, "next %d, open %d msgs, backlog %d, spool %d bytes, deadline %s\n", s.next, len(s.cur.Msgs), s.Backlog(),
 		s.spoolBytes, at(h.now, s.Deadline().UnixNano()))
+	if s.cfg.Module != nil {
+		fmt.Fprintf(&out, "module: %d unprocessed\n", s.Unprocessed())
+	}
 	if s.Halted() != "" {
 		fmt.Fprintf(&out, "halted: %s\n", s.Halted())
 	}
