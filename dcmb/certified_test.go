@@ -1,11 +1,13 @@
 package dcmb_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +22,7 @@ import (
 	"github.com/sealnet/sealnet/contract/certify"
 	"github.com/sealnet/sealnet/contract/condition"
 	"github.com/sealnet/sealnet/dcmb"
+	"github.com/sealnet/sealnet/dcmb/bundle"
 	"github.com/sealnet/sealnet/dcmb/module"
 	"github.com/sealnet/sealnet/dcmb/modules"
 	"github.com/sealnet/sealnet/dcmb/source"
@@ -206,6 +209,47 @@ func TestCertifiedStream(t *testing.T) {
 	st, _ := apiclient.Query[audit.Stream](ctx, n.owner.API, "default", audit.Name, "stream", map[string]string{"stream": "press-7"})
 	if st.Purpose != "maintenance" {
 		t.Fatalf("stream record %+v: want purpose maintenance", st)
+	}
+
+	// an auditor checks message 77 (5367) offline: the module that
+	// processed its batch, and how that module was certified
+	raw, err := n.owner.API.AuditBundle(ctx, "default", "press-7", 77)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, g := verifyBundle(t, n.owner, raw)
+	m := rep.Module
+	if m == nil || m.Hash != fmt.Sprintf("%x", p.Module) || m.Purpose != "maintenance" || m.Name != "maintenance" || len(m.Votes) != 2 ||
+		m.CertifiedAt >= rep.Height || m.Source != fmt.Sprintf("%x", p.Source) || m.Recipe.Package != "./maintenance" {
+		t.Fatalf("bundle's module: %+v (anchor in block %d)", m, rep.Height)
+	}
+	for _, s := range rep.Steps {
+		t.Log(s)
+	}
+	// a sample of its bytes changed: each is refused
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 300 {
+		alt := bytes.Clone(raw)
+		i := rng.IntN(len(raw))
+		alt[i] ^= byte(1 << rng.IntN(8))
+		if b, err := bundle.Decode(alt); err == nil {
+			if _, err := bundle.Verify(b, g); err == nil {
+				t.Fatalf("a bundle with byte %d of %d changed verified", i, len(raw))
+			}
+		}
+	}
+	// without its votes, or claiming no certification, it is refused
+	b, _ := bundle.Decode(raw)
+	b.Certification.Votes = b.Certification.Votes[:1]
+	if _, err := bundle.Verify(b, g); err == nil || !strings.Contains(err.Error(), "only the last vote certifies") {
+		t.Fatalf("one vote of two: %v", err)
+	}
+	b, _ = bundle.Decode(raw)
+	b.Certification = nil
+	if again, _ := b.Encode(); again != nil {
+		if _, err := bundle.Decode(again); err == nil {
+			t.Fatal("a version 2 bundle without its certification decoded")
+		}
 	}
 
 	// a certifier suspends the module: in force from the next block
