@@ -30,11 +30,8 @@ func process(b *abi.Batch) error {
 	labelled := map[string]bool{}
 	for b.Next() {
 		m := b.Message()
-		if labelled[string(m.Key)] {
-			continue
-		}
 		v, ok := count(m.Value)
-		if !ok || v <= above || v >= below {
+		if !ok || v <= above || v >= below || labelled[string(m.Key)] {
 			continue
 		}
 		labelled[string(m.Key)] = true
