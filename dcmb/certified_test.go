@@ -35,7 +35,7 @@ import (
 )
 
 // certifiedNet is a three-company consortium whose certifiers are org2
-// and org3: both approvals certify, one revocation vote suspends.
+// and org3: both approvals certify, and suspend revocation votes suspend.
 type certifiedNet struct {
 	c                   *local.Consortium
 	owner, maker, third *local.Org
@@ -44,7 +44,7 @@ type certifiedNet struct {
 	dir                 string
 }
 
-func startCertified(t *testing.T) *certifiedNet {
+func startCertified(t *testing.T, suspend int) *certifiedNet {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("a consortium and WebAssembly modules")
@@ -70,7 +70,7 @@ func startCertified(t *testing.T) *certifiedNet {
 		}
 		n.certifiers[o] = id
 	}
-	pol := certify.Policy{Epoch: 1, Certifiers: []string{n.maker.Name, n.third.Name}, Threshold: 2, Suspend: 1, VoteBlocks: 1000, ValidBlocks: 1_000_000}
+	pol := certify.Policy{Epoch: 1, Certifiers: []string{n.maker.Name, n.third.Name}, Threshold: 2, Suspend: suspend, VoteBlocks: 1000, ValidBlocks: 1_000_000}
 	for _, o := range []*local.Org{n.owner, n.maker} {
 		if _, err := o.Call(ctx, o.Admin, certify.Name, "set_policy", pol); err != nil {
 			t.Fatal(err)
@@ -161,13 +161,14 @@ func batches(t *testing.T, o *local.Org, stream string) []audit.Batch {
 // A certified stream end to end: the maintenance module, certified by two
 // certifier orgs, processes every batch; each anchor names it and the
 // stream's purpose; its label reaches the manufacturer's condition; an
-// exported bundle shows the module and its certification offline. A
-// certifier then suspends it, and the next batch is not processed: the
-// stream records it as dropped with the reason and stops, no anchor of the
-// module lands after the suspension's block, and the node refuses to start
-// the stream again.
+// exported bundle shows the module and its certification offline. One
+// certifier's revocation vote, below both thresholds, changes nothing;
+// the second revokes it, and the next batch is not processed: the stream
+// records it as dropped with the reason and stops, no anchor of the
+// module lands after the revocation's block, and the node refuses to start
+// the stream again. (The demo, sealnet demo certify, suspends instead.)
 func TestCertifiedStream(t *testing.T) {
-	n := startCertified(t)
+	n := startCertified(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	file, d := n.goModule(t, "maintenance", nil)
@@ -252,14 +253,23 @@ func TestCertifiedStream(t *testing.T) {
 		}
 	}
 
-	// a certifier suspends the module: in force from the next block
-	rev, err := n.maker.Call(ctx, n.certifiers[n.maker], certify.Name, "revoke",
-		certify.RevokeArgs{Name: d.Name, Version: d.Version, Module: d.Module, Reason: "leaks under test"})
-	if err != nil {
-		t.Fatal(err)
+	// one revocation vote of the two needed: the stream goes on
+	revoke := func(o *local.Org) int64 {
+		t.Helper()
+		rev, err := o.Call(ctx, n.certifiers[o], certify.Name, "revoke",
+			certify.RevokeArgs{Name: d.Name, Version: d.Version, Module: d.Module, Reason: "leaks under test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rev.Height
 	}
-	suspended := rev.Height
-	push(78, 90)
+	revoke(n.maker)
+	push(78, 84)
+	testutil.WaitFor(t, "84 messages delivered", time.Minute, func() bool { return recv.rt.Stats.Received.Load() == 84 })
+
+	// the second revokes it: in force from the next block
+	revoked := revoke(n.third)
+	push(84, 90)
 	var dropped audit.Batch
 	testutil.WaitFor(t, "the batch after the suspension recorded as dropped", time.Minute, func() bool {
 		for _, b := range batches(t, n.owner, "press-7") {
@@ -270,14 +280,14 @@ func TestCertifiedStream(t *testing.T) {
 		}
 		return false
 	})
-	want := fmt.Sprintf("module not certified: maintenance@1 is suspended since block %d", suspended+1)
+	want := fmt.Sprintf("module not certified: maintenance@1 is revoked since block %d", revoked+1)
 	if dropped.Dropped != want {
 		t.Fatalf("drop reason %q, want %q", dropped.Dropped, want)
 	}
 	time.Sleep(time.Second) // what the halted stream would have anchored by now
 	for _, b := range batches(t, n.owner, "press-7") {
-		if b.Dropped == "" && b.Height > suspended {
-			t.Fatalf("batch %d-%d anchored in block %d, after the suspension in block %d", b.FirstSeq, b.FirstSeq+b.Count-1, b.Height, suspended)
+		if b.Dropped == "" && b.Height > revoked {
+			t.Fatalf("batch %d-%d anchored in block %d, after the revocation in block %d", b.FirstSeq, b.FirstSeq+b.Count-1, b.Height, revoked)
 		}
 	}
 	if send.rt.Stats.Collected.Load() == 0 || !strings.Contains(string(n.logs.Bytes()), "the stream stops reading") {
@@ -287,7 +297,7 @@ func TestCertifiedStream(t *testing.T) {
 	// a restart is refused while the module is not certified
 	send.halt(t)
 	_, err = n.owner.Daemon.StartDCMB(moduleStream("press-7", n.maker.Name, file), nil)
-	if !errors.Is(err, dcmb.ErrNotCertified) || !strings.Contains(err.Error(), "suspended since block") {
+	if !errors.Is(err, dcmb.ErrNotCertified) || !strings.Contains(err.Error(), "revoked since block") {
 		t.Fatalf("restart: %v", err)
 	}
 }
@@ -296,7 +306,7 @@ func TestCertifiedStream(t *testing.T) {
 // starts, each with its own reason; a module that fails on one batch has
 // that batch recorded as dropped, and the stream goes on.
 func TestCertifiedStreamRefusals(t *testing.T) {
-	n := startCertified(t)
+	n := startCertified(t, 1)
 	good, gd := n.goModule(t, "maintenance", nil)
 	n.certify(t, gd)
 	// certified though they should not have been: the node still refuses
