@@ -180,6 +180,7 @@ func (s *sender) deliver(ctx context.Context, l **link, a core.Action) core.Even
 func (s *sender) forget(a core.Forget) {
 	s.mu.Lock()
 	delete(s.mem, a.First)
+	delete(s.fresh, a.First) // a batch dropped before its module ran
 	s.mu.Unlock()
 	var err error
 	if a.Archive {
