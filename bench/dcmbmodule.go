@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/certify/certifier"
 	"github.com/sealnet/sealnet/certify/manifest"
 	"github.com/sealnet/sealnet/contract/certify"
@@ -66,6 +67,17 @@ func certifiedModule(ctx context.Context, dir string, owner, maker *local.Org) (
 		Rebuilt: p.Module, Validation: manifest.ValidationPassed, Log: log[:], Tests: tests[:]}
 	if _, err := maker.Call(ctx, cert, certify.Name, "vote", v); err != nil {
 		return nil, nil, err
+	}
+	// the owner's node starts the stream: wait until it applied the vote
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		m, err := apiclient.Query[certify.Module](ctx, owner.API, "default", certify.Name, "module", certify.ModuleQuery{Name: p.Name, Version: p.Version})
+		if err == nil && m.State == certify.StateCertified {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("the module is not certified on the owner's node: %+v %v", m.State, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	file := filepath.Join(dir, "maintenance.wasm")
 	if err := os.WriteFile(file, wasm, 0o644); err != nil {

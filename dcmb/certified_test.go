@@ -97,6 +97,11 @@ func (n *certifiedNet) certify(t *testing.T, d manifest.Descriptor) *manifest.Pr
 			t.Fatal(err)
 		}
 	}
+	// the owner's node starts streams: it must have applied the last vote
+	testutil.WaitFor(t, d.Name+" certified on the owner's node", 10*time.Second, func() bool {
+		m, err := apiclient.Query[certify.Module](ctx, n.owner.API, "default", certify.Name, "module", certify.ModuleQuery{Name: d.Name, Version: d.Version})
+		return err == nil && m.State == certify.StateCertified
+	})
 	return p
 }
 

@@ -120,12 +120,9 @@ func Certify(ctx context.Context, w io.Writer) error {
 			o.Name, x.Vote.Build, x.Vote.Rebuilt[:8], x.Vote.Validation, strings.Count(certifierTests[i], "\n"), x.Validation.LogHash.String()[:16],
 			x.Validation.Tests.String()[:16], x.Vote.Verdict(), r.Height)
 	}
-	status, err := moduleState(ctx, owner, "maintenance", 1)
+	status, err := moduleState(ctx, owner, "maintenance", 1, certify.StateCertified)
 	if err != nil {
-		return err
-	}
-	if status.State != certify.StateCertified {
-		return fmt.Errorf("step 3: maintenance@1 is %s, not certified", status.State)
+		return fmt.Errorf("step 3: %w", err)
 	}
 	p("    maintenance@1 is certified from block %d: %s", status.Certified+1, status.History[len(status.History)-1].Reason)
 
@@ -231,12 +228,9 @@ func Certify(ctx context.Context, w io.Writer) error {
 		}
 	}
 	p("    %s votes %q (build %s, validation %s) at height %d", certOrgs[0].Name, x.Vote.Verdict(), x.Vote.Build, x.Vote.Validation, r.Height)
-	st2, err := moduleState(ctx, owner, "maintenance", 2)
+	st2, err := moduleState(ctx, owner, "maintenance", 2, certify.StateRejected)
 	if err != nil {
-		return err
-	}
-	if st2.State != certify.StateRejected {
-		return fmt.Errorf("step 6: maintenance@2 is %s, not rejected", st2.State)
+		return fmt.Errorf("step 6: %w", err)
 	}
 	p("    maintenance@2 is rejected: %s", st2.History[len(st2.History)-1].Reason)
 
@@ -342,7 +336,21 @@ func examine(ctx context.Context, rt *sandbox.Runtime, o *local.Org, id *identit
 	return x, r, err
 }
 
-func moduleState(ctx context.Context, o *local.Org, name string, version uint64) (*certify.Module, error) {
-	m, err := apiclient.Query[certify.Module](ctx, o.API, "default", certify.Name, "module", certify.ModuleQuery{Name: name, Version: version})
-	return &m, err
+// moduleState reads a module's record from o's node once it is in state
+// (the deciding vote went through another org's node, whose block o's
+// node may not have applied yet).
+func moduleState(ctx context.Context, o *local.Org, name string, version uint64, state string) (*certify.Module, error) {
+	var m certify.Module
+	var err error
+	werr := waitUntil(ctx, 10*time.Second, func() bool {
+		m, err = apiclient.Query[certify.Module](ctx, o.API, "default", certify.Name, "module", certify.ModuleQuery{Name: name, Version: version})
+		return err == nil && m.State == state
+	})
+	if err != nil {
+		return nil, err
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("%s@%d is %s, not %s", name, version, m.State, state)
+	}
+	return &m, nil
 }
