@@ -27,6 +27,7 @@ type DCMBOptions struct {
 	Size      int           // bytes per message value (default 256)
 	Interval  time.Duration // anchoring interval (default 1 s)
 	Mosquitto string        // broker binary (default: mosquitto on PATH or /usr/sbin/mosquitto)
+	NoModule  bool          // skip the runs of a certified stream (they build the module with the go command)
 	Progress  io.Writer
 }
 
@@ -45,6 +46,15 @@ type DCMBResult struct {
 	AnchorP50Ms     float64 `json:"anchor_latency_p50_ms"`
 	AnchorMaxMs     float64 `json:"anchor_latency_max_ms"`
 	BurstAnchorMs   float64 `json:"capacity_anchor_latency_p99_ms"` // capacity run, batches queued behind each other
+	// the same capacity run with a threshold rule (uncertified labels), and
+	// on a certified stream: the maintenance module runs on every batch
+	RulesMsgsPerS        float64 `json:"rules_msgs_per_s"`
+	ModuleMsgsPerS       float64 `json:"module_msgs_per_s"`
+	ModuleSteadyMsgsPerS float64 `json:"module_steady_msgs_per_s"`
+	ModuleAnchorP99Ms    float64 `json:"module_steady_anchor_latency_p99_ms"`
+	ModuleInstanceMs     float64 `json:"module_instance_ms"` // one run on an empty batch: an instance and Go's runtime starting in it
+	ModuleBatchMs        float64 `json:"module_batch_ms"`    // one run on ModuleBatch messages
+	ModuleBatch          int     `json:"module_batch_msgs"`
 	// both runs
 	Batches          int     `json:"batches"`
 	Txs              uint64  `json:"txs"` // chain transactions of the sender
@@ -167,7 +177,7 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	defer c.Close()
 
 	o.progress("dcmb capacity: %d messages of %d bytes offered at once, interval %s, sealed mode...", o.Messages, o.Size, o.Interval)
-	burst, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "capacity", newGenerator(o.Messages, 0, o.Size))
+	burst, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "capacity", newGenerator(o.Messages, 0, o.Size), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +188,7 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 
 	steadyN := int(float64(o.Rate) * o.Steady.Seconds())
 	o.progress("dcmb steady: %d messages/s for %s...", o.Rate, o.Steady)
-	steady, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "steady", newGenerator(steadyN, o.Rate, o.Size))
+	steady, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "steady", newGenerator(steadyN, o.Rate, o.Size), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -191,20 +201,62 @@ func DCMB(ctx context.Context, o DCMBOptions) (*DCMBResult, error) {
 	res.Txs = burst.txs + steady.txs
 	res.TxPerMillionMsgs = float64(res.Txs) / float64(burst.n+steady.n) * 1e6
 	o.progress("dcmb steady: %.0f msgs/s delivered and anchored, anchoring p99 %.0f ms", res.SteadyMsgsPerS, res.AnchorLatencyMs)
+
+	o.progress("dcmb capacity with a threshold rule: %d messages...", o.Messages)
+	above, below := 5300.0, 5400.0
+	rules, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "rules", newGenerator(o.Messages, 0, o.Size), func(s *dcmb.StreamConfig) {
+		s.Rules = []dcmb.Rule{{Above: &above, Below: &below, Label: "Maintenance imminent", Condition: "bench", LabelSalt: "bench"}}
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.RulesMsgsPerS = float64(rules.n) / rules.elapsed.Seconds()
+	o.progress("dcmb capacity with a threshold rule: %.0f msgs/s", res.RulesMsgsPerS)
+	if o.NoModule {
+		return res, nil
+	}
+
+	o.progress("dcmb certified: building the maintenance module and certifying it...")
+	mc, wasm, err := certifiedModule(ctx, dir, c.Orgs[0], c.Orgs[1])
+	if err != nil {
+		return nil, fmt.Errorf("the certified runs: %w", err)
+	}
+	if err := res.moduleCost(ctx, wasm, res.CommitBatch, o.Size); err != nil {
+		return nil, err
+	}
+	o.progress("module alone: %.1f ms an instance, %.1f ms for %d messages", res.ModuleInstanceMs, res.ModuleBatchMs, res.ModuleBatch)
+	withModule := func(s *dcmb.StreamConfig) { m := *mc; s.Module = &m }
+	o.progress("dcmb capacity with the certified module: %d messages...", o.Messages)
+	mod, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "module", newGenerator(o.Messages, 0, o.Size), withModule)
+	if err != nil {
+		return nil, err
+	}
+	res.ModuleMsgsPerS = float64(mod.n) / mod.elapsed.Seconds()
+	o.progress("dcmb capacity with the certified module: %.0f msgs/s", res.ModuleMsgsPerS)
+	o.progress("dcmb steady with the certified module: %d messages/s for %s...", o.Rate, o.Steady)
+	ms, err := runStream(ctx, o, c.Orgs[0], c.Orgs[1], "module-steady", newGenerator(steadyN, o.Rate, o.Size), withModule)
+	if err != nil {
+		return nil, err
+	}
+	res.ModuleSteadyMsgsPerS, res.ModuleAnchorP99Ms = float64(ms.n)/ms.elapsed.Seconds(), ms.p(0.99)
+	o.progress("dcmb steady with the certified module: %.0f msgs/s, anchoring p99 %.0f ms", res.ModuleSteadyMsgsPerS, res.ModuleAnchorP99Ms)
 	return res, nil
 }
 
 // runStream runs one stream from owner to maker until every generated
 // message is delivered, verified and anchored.
-func runStream(ctx context.Context, o DCMBOptions, owner, maker *local.Org, name string, gen *generator) (*streamRun, error) {
+func runStream(ctx context.Context, o DCMBOptions, owner, maker *local.Org, name string, gen *generator, modify func(*dcmb.StreamConfig)) (*streamRun, error) {
 	receiving, err := maker.Daemon.StartDCMB(&dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: name, From: owner.Name}}}, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer receiving.Stop()
-	sending, err := owner.Daemon.StartDCMB(&dcmb.Config{Streams: []dcmb.StreamConfig{{Name: name, Receiver: maker.Name,
-		Interval: dcmb.Duration{Duration: o.Interval}, SpoolBytes: 16 << 30, Source: dcmb.SourceConfig{Kind: "stdin"}}}},
-		map[string]source.Source{name: gen})
+	sc := dcmb.StreamConfig{Name: name, Receiver: maker.Name, Interval: dcmb.Duration{Duration: o.Interval}, SpoolBytes: 16 << 30,
+		Source: dcmb.SourceConfig{Kind: "stdin"}}
+	if modify != nil {
+		modify(&sc)
+	}
+	sending, err := owner.Daemon.StartDCMB(&dcmb.Config{Streams: []dcmb.StreamConfig{sc}}, map[string]source.Source{name: gen})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,8 @@ func TestDCMBHarness(t *testing.T) {
 		t.Fatal(err)
 	}
 	if r.Messages != 20_000 || r.MsgsPerS <= 0 || r.Batches == 0 || r.Txs == 0 || r.AnchorLatencyMs < r.AnchorP50Ms || r.SteadyMsgsPerS <= 0 ||
-		r.MosquittoMsgsPerS <= 0 || r.PaperCommitMs <= 0 || r.SealedCommitMs <= 0 {
+		r.MosquittoMsgsPerS <= 0 || r.PaperCommitMs <= 0 || r.SealedCommitMs <= 0 || r.RulesMsgsPerS <= 0 || r.ModuleMsgsPerS <= 0 ||
+		r.ModuleSteadyMsgsPerS <= 0 || r.ModuleBatchMs <= 0 {
 		t.Fatalf("%+v", r)
 	}
 	if r.Txs < uint64(r.Batches) {
@@ -31,6 +32,7 @@ func BenchmarkDCMB(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(r.MsgsPerS, "msgs/s")
+		b.ReportMetric(r.ModuleMsgsPerS, "module_msgs/s")
 		b.ReportMetric(r.MosquittoMsgsPerS, "mosquitto_msgs/s")
 		b.ReportMetric(r.AnchorLatencyMs, "anchor_p99_ms")
 		b.ReportMetric(r.TxPerMillionMsgs, "tx/1M_msgs")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/sealnet/sealnet/certify/manifest"
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/dcmb/core"
 	"github.com/sealnet/sealnet/dcmb/source"
@@ -34,19 +35,64 @@ type Config struct {
 // StreamConfig is one sending pipeline: a source, its evidence and its
 // delivery to one receiving org.
 type StreamConfig struct {
-	Name         string       `toml:"name"`
-	Receiver     string       `toml:"receiver"`      // receiving org
-	ReceiverPeer string       `toml:"receiver_peer"` // optional: the receiver node's peer ID (default: its org's node among the enrolled peers)
-	Interval     Duration     `toml:"interval"`      // one batch, one anchoring transaction per interval
-	Mode         string       `toml:"mode"`          // sealed (default) or paper
-	Deliver      string       `toml:"deliver"`       // values (default) or hashes
-	MaxBatch     int          `toml:"max_batch"`     // messages; a fuller interval is split
-	SpoolBytes   int64        `toml:"spool_bytes"`   // bytes of undelivered batches kept on disk
-	SpoolTimeout Duration     `toml:"spool_timeout"` // an undelivered batch is given up after this long
-	Archive      *bool        `toml:"archive"`       // keep delivered batches for audits (default true)
-	Keep         Duration     `toml:"keep"`          // archived batches are deleted this long after they were sealed (default: kept)
-	Source       SourceConfig `toml:"source"`
-	Rules        []Rule       `toml:"rule"`
+	Name         string        `toml:"name"`
+	Receiver     string        `toml:"receiver"`      // receiving org
+	ReceiverPeer string        `toml:"receiver_peer"` // optional: the receiver node's peer ID (default: its org's node among the enrolled peers)
+	Interval     Duration      `toml:"interval"`      // one batch, one anchoring transaction per interval
+	Mode         string        `toml:"mode"`          // sealed (default) or paper
+	Deliver      string        `toml:"deliver"`       // values (default) or hashes
+	MaxBatch     int           `toml:"max_batch"`     // messages; a fuller interval is split
+	SpoolBytes   int64         `toml:"spool_bytes"`   // bytes of undelivered batches kept on disk
+	SpoolTimeout Duration      `toml:"spool_timeout"` // an undelivered batch is given up after this long
+	Archive      *bool         `toml:"archive"`       // keep delivered batches for audits (default true)
+	Keep         Duration      `toml:"keep"`          // archived batches are deleted this long after they were sealed (default: kept)
+	Source       SourceConfig  `toml:"source"`
+	Rules        []Rule        `toml:"rule"`   // uncertified labels, for development
+	Module       *ModuleConfig `toml:"module"` // a certified module processes the batches (no rules then)
+}
+
+// ModuleConfig makes a stream certified (paper 000, 3.3): every batch is
+// processed by a WebAssembly module the channel's certifiers certified
+// for Purpose, and its labels are what the stream submits. The node
+// refuses to start the stream unless the module is certified, and checks
+// again before each batch.
+type ModuleConfig struct {
+	File        string     `toml:"file"`         // the module (.wasm); relative paths from the working directory
+	Purpose     string     `toml:"purpose"`      // what it is certified for
+	Hash        string     `toml:"hash"`         // optional: the SHA-256 the file must have, hex
+	MemoryBytes uint64     `toml:"memory_bytes"` // per batch (default 256 MiB)
+	TimeLimit   Duration   `toml:"time_limit"`   // per batch (default 30s)
+	Labels      []LabelMap `toml:"label"`        // which outputs are labels, for which condition
+}
+
+// LabelMap submits a module's outputs named Output as hashed labels to
+// the condition contract: H(label, label_salt) to condition.
+type LabelMap = core.LabelMap
+
+func (m *ModuleConfig) validate() error {
+	if m.File == "" {
+		return errors.New("module: file (the .wasm) is required")
+	}
+	if err := manifest.CheckName("module purpose", m.Purpose); err != nil {
+		return fmt.Errorf("module: %w", err)
+	}
+	if m.Hash != "" {
+		if _, err := manifest.ParseHash(m.Hash); err != nil {
+			return fmt.Errorf("module: %w", err)
+		}
+	}
+	if m.MemoryBytes != 0 && (m.MemoryBytes < 1<<20 || m.MemoryBytes > 4<<30) {
+		return fmt.Errorf("module: memory_bytes %d: want 1 MiB to 4 GiB", m.MemoryBytes)
+	}
+	if m.TimeLimit.Duration < 0 {
+		return fmt.Errorf("module: time_limit %s: want a positive duration", m.TimeLimit)
+	}
+	for i, l := range m.Labels {
+		if l.Output == "" || l.Condition == "" || l.LabelSalt == "" {
+			return fmt.Errorf("module: label %d needs output, condition and label_salt", i+1)
+		}
+	}
+	return nil
 }
 
 // SourceConfig selects and configures a source. Relative paths are read
@@ -281,6 +327,14 @@ func (s *StreamConfig) validate() error {
 	case "file", "stdin", "http":
 	default:
 		return fmt.Errorf("source.kind %q: want opcua, mqtt, sparkplug, file, stdin or http", s.Source.Kind)
+	}
+	if s.Module != nil {
+		if len(s.Rules) > 0 {
+			return errors.New("a stream with a module takes its labels from the module: [[stream.rule]] is the uncertified way, for development")
+		}
+		if err := s.Module.validate(); err != nil {
+			return err
+		}
 	}
 	for i, r := range s.Rules {
 		if r.Label == "" || r.Condition == "" || r.LabelSalt == "" {

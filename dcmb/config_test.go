@@ -36,6 +36,11 @@ func TestConfigErrors(t *testing.T) {
 		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"mqtt\"\nbroker = \"tcp://b:1883\"\ntopics = [\"#\"]\nca_file = \"ca.pem\"", "write the broker as ssl://"},
 		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"sparkplug\"\nbroker = \"tcp://b:1883\"\ntopics = [\"plant/#\"]", "subscribes under spBv1.0/"},
 		{"[[receive]]\nstream = \"s\"\nfrom = \"o\"\ntypo = 1", "unknown setting receive.typo"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[stream.module]\npurpose = \"maintenance\"", "module: file (the .wasm) is required"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[stream.module]\nfile = \"m.wasm\"\npurpose = \"Maint enance\"", "module purpose"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[stream.module]\nfile = \"m.wasm\"\npurpose = \"m\"\nhash = \"12\"", "want 64 hex digits"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[stream.module]\nfile = \"m.wasm\"\npurpose = \"m\"\n[[stream.module.label]]\noutput = \"m\"", "label 1 needs output, condition and label_salt"},
+		{"[[stream]]\nname = \"s\"\nreceiver = \"o\"\n[stream.source]\nkind = \"stdin\"\n[[stream.rule]]\nlabel = \"x\"\ncondition = \"c\"\nlabel_salt = \"s\"\nabove = 1\n[stream.module]\nfile = \"m.wasm\"\npurpose = \"m\"", "takes its labels from the module"},
 	} {
 		p := filepath.Join(t.TempDir(), "dcmb.toml")
 		os.WriteFile(p, []byte(c.toml), 0o600)

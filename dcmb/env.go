@@ -53,6 +53,14 @@ type Chain interface {
 	// Subscribe delivers committed blocks until stop is called; a
 	// subscriber that falls behind has its channel closed.
 	Subscribe(buf int) (blocks <-chan *ledger.Block, stop func())
+	// Height is the height of the last block the local replica committed.
+	Height() int64
+	// Query reads a contract's query into out from the local replica;
+	// false if it found nothing (certified streams read certify).
+	Query(contract, method string, args, out any) (bool, error)
+	// BlockTxs returns the transactions of a committed block (audit
+	// bundles of certified streams).
+	BlockTxs(height int64) ([][]byte, error)
 }
 
 // Host is the part of the node's libp2p host the DCMB uses;
@@ -188,3 +196,24 @@ func (c *channelChain) ProveTx(ctx context.Context, id envelope.ID) (*ledger.TxP
 }
 
 func (c *channelChain) Subscribe(buf int) (<-chan *ledger.Block, func()) { return c.ch.Subscribe(buf) }
+
+func (c *channelChain) Height() int64 {
+	h, _ := c.ch.App.Height()
+	return h
+}
+
+func (c *channelChain) Query(contractName, method string, args, out any) (bool, error) {
+	return c.query(contractName, method, args, out)
+}
+
+func (c *channelChain) BlockTxs(height int64) ([][]byte, error) {
+	b, err := c.ch.Block(height)
+	if err != nil {
+		return nil, err
+	}
+	txs := make([][]byte, len(b.Txs))
+	for i, tx := range b.Txs {
+		txs[i] = tx
+	}
+	return txs, nil
+}

@@ -65,16 +65,17 @@ func (r *Runtime) Export(ctx context.Context, stream string, seq uint64) (*bundl
 	if err != nil {
 		return nil, err
 	}
-	out := &bundle.Bundle{Version: bundle.Version, Stream: stream, Tx: p.Tx, TxProof: bundle.FromCometProof(p.TxProof),
-		Result: p.Result, ResultProof: bundle.FromCometProof(p.ResultProof)}
-	if out.Header, err = p.Header.ToProto().Marshal(); err != nil {
+	pt, err := provenOf(p)
+	if err != nil {
 		return nil, err
 	}
-	if out.NextHeader, err = p.NextHeader.ToProto().Marshal(); err != nil {
-		return nil, err
-	}
-	if out.Commit, err = p.Commit.ToProto().Marshal(); err != nil {
-		return nil, err
+	out := &bundle.Bundle{Version: bundle.Version, Stream: stream, Tx: pt.Tx, TxProof: pt.TxProof, Result: pt.Result,
+		ResultProof: pt.ResultProof, Header: pt.Header, NextHeader: pt.NextHeader, Commit: pt.Commit}
+	if anchor.Module != "" {
+		if out.Certification, err = r.certification(ctx, stream, anchor); err != nil {
+			return nil, err
+		}
+		out.Version = bundle.VersionCertified
 	}
 	if b.Mode == audit.ModePaper {
 		for _, m := range b.Msgs {

@@ -33,6 +33,7 @@ import (
 	"github.com/sealnet/sealnet/dcmb/core"
 	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/ledger"
+	"github.com/sealnet/sealnet/sandbox"
 	"github.com/sealnet/sealnet/txerr"
 )
 
@@ -56,6 +57,10 @@ type Runtime struct {
 	stopping bool
 	handlers sync.WaitGroup
 	stopped  chan struct{} // closed when the runtime stops: a wait for the chain ends
+
+	sbOnce sync.Once // the sandbox of certified streams' modules
+	sb     *sandbox.Runtime
+	sbErr  error
 }
 
 // Stats counts what the runtime did (read by the benchmark and status).
@@ -129,6 +134,7 @@ func Open(d Deps, cfg *Config) (*Runtime, error) {
 	for _, sc := range cfg.Streams {
 		s, err := newSender(r, sc)
 		if err != nil {
+			r.closeSandbox()
 			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 		r.senders[sc.Name] = s
@@ -175,12 +181,19 @@ func (r *Runtime) Run(ctx context.Context) error {
 	for _, in := range r.receivers {
 		in.close()
 	}
+	r.closeSandbox()
 	close(errs)
 	var all []error
 	for err := range errs {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+func (r *Runtime) closeSandbox() {
+	if r.sb != nil {
+		r.sb.Close(context.Background())
+	}
 }
 
 // Channel is the channel whose contracts the runtime uses.

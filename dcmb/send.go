@@ -18,6 +18,7 @@ import (
 
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/dcmb/core"
+	"github.com/sealnet/sealnet/dcmb/module"
 	"github.com/sealnet/sealnet/dcmb/source"
 	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/evidence"
@@ -37,8 +38,11 @@ type sender struct {
 	arch   *Dir
 	src    source.Source
 
-	mu  sync.Mutex
-	mem map[uint64]*Batch // sealed batches the spool refused, kept in memory
+	prog *module.Program // a certified stream's module
+
+	mu    sync.Mutex
+	mem   map[uint64]*Batch // sealed batches the spool refused, kept in memory
+	fresh map[uint64]*Batch // sealed batches waiting for the module
 
 	reservedPath string // the durable reservation of sequence numbers
 	reserved     uint64 // numbers below it may be given out
@@ -94,9 +98,17 @@ func newSender(r *Runtime, cfg StreamConfig) (*sender, error) {
 		return nil, err
 	}
 	s := &sender{r: r, cfg: cfg, log: r.log.With("stream", cfg.Name), spool: spool, arch: arch, mem: map[uint64]*Batch{},
-		reservedPath: filepath.Join(dir, "reserved")}
+		fresh: map[uint64]*Batch{}, reservedPath: filepath.Join(dir, "reserved")}
 	copy(s.secret[:], sec)
 	if s.src, err = buildSource(cfg, r.dir, s.log); err != nil {
+		return nil, err
+	}
+	if cfg.Module != nil {
+		err = s.openModule()
+	} else {
+		err = s.checkUncertified()
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -105,7 +117,7 @@ func newSender(r *Runtime, cfg StreamConfig) (*sender, error) {
 func (s *sender) coreConfig() core.SenderConfig {
 	c := s.cfg
 	return core.SenderConfig{Stream: c.Name, Receiver: c.Receiver, Mode: c.Mode, Interval: c.Interval.Duration, MaxBatch: c.MaxBatch,
-		SpoolBytes: c.SpoolBytes, SpoolTimeout: c.SpoolTimeout.Duration, Archive: *c.Archive, Rules: c.Rules}
+		SpoolBytes: c.SpoolBytes, SpoolTimeout: c.SpoolTimeout.Duration, Archive: *c.Archive, Rules: c.Rules, Module: s.moduleConfig()}
 }
 
 // recovery reads what a restarted sender continues from: the chain's
@@ -152,9 +164,11 @@ func (s *sender) run(ctx context.Context) error {
 	}
 	in := make(chan source.Message, 8192)
 	srcDone := make(chan struct{})
+	srcCtx, stopSource := context.WithCancel(ctx) // a halted stream stops its source
+	defer stopSource()
 	go func() {
 		defer close(srcDone)
-		if err := s.src.Run(ctx, in); err != nil {
+		if err := s.src.Run(srcCtx, in); err != nil {
 			s.log.Error("source stopped", "err", err)
 		}
 	}()
@@ -177,8 +191,12 @@ func (s *sender) run(ctx context.Context) error {
 			rearm = false
 		}
 		src := in
-		if m.Backlog() >= core.MaxBacklog {
+		if full(m) {
 			src = nil
+		}
+		if m.Halted() != "" {
+			src = nil
+			stopSource()
 		}
 		select {
 		case msg := <-src:
@@ -188,7 +206,7 @@ func (s *sender) run(ctx context.Context) error {
 			}
 		burst:
 			for range readBurst {
-				if m.Backlog() >= core.MaxBacklog {
+				if full(m) {
 					break
 				}
 				select {
@@ -217,6 +235,12 @@ func (s *sender) run(ctx context.Context) error {
 			return s.halt(m, w, events, nil)
 		}
 	}
+}
+
+// full reports whether the sealer or the module is behind by MaxBacklog
+// batches: reading waits for them.
+func full(m *core.Sender) bool {
+	return m.Backlog() >= core.MaxBacklog || m.Unprocessed() >= core.MaxBacklog
 }
 
 // halt seals the open interval into the spool and stops the workers; once
@@ -259,6 +283,8 @@ func (s *sender) dispatch(m *core.Sender, w *workers) {
 			w.seal.put(a)
 		case core.Anchor:
 			w.anchor.put(a)
+		case core.Process:
+			w.process.put(a)
 		case core.Connect, core.Send, core.GiveUp, core.Forget:
 			w.deliver.put(a)
 		case core.SubmitLabel:

@@ -2,9 +2,10 @@ package dcmb
 
 // This file holds the workers that perform a Sender's actions, each in
 // its own goroutine so that sealing, anchoring and delivering overlap:
-// the sealer (commitments and spool writes), the anchorer (anchor and
-// drop transactions), the deliverer (the connection to the receiver,
-// give-ups and spool removals, in order) and the label submitter.
+// the sealer (commitments and spool writes), a certified stream's module
+// runner (certified.go), the anchorer (anchor and drop transactions), the
+// deliverer (the connection to the receiver, give-ups and spool removals,
+// in order) and the label submitter.
 
 import (
 	"context"
@@ -19,6 +20,7 @@ import (
 // workers are a sender's action performers.
 type workers struct {
 	seal    *mailbox[core.Seal]
+	process *mailbox[core.Process]
 	anchor  *mailbox[core.Anchor]
 	deliver *mailbox[core.Action]
 	labels  chan core.SubmitLabel
@@ -30,8 +32,8 @@ type workers struct {
 // startWorkers starts the workers; they report to events. The sealer
 // outlives ctx until stop, so that the open interval is spooled.
 func (s *sender) startWorkers(ctx context.Context, events chan<- core.Event) *workers {
-	w := &workers{seal: newMailbox[core.Seal](), anchor: newMailbox[core.Anchor](), deliver: newMailbox[core.Action](),
-		labels: make(chan core.SubmitLabel, 1024)}
+	w := &workers{seal: newMailbox[core.Seal](), process: newMailbox[core.Process](), anchor: newMailbox[core.Anchor](),
+		deliver: newMailbox[core.Action](), labels: make(chan core.SubmitLabel, 1024)}
 	sealCtx, sealStop := context.WithCancel(context.Background())
 	w.sealStop = sealStop
 	report := func(ev core.Event) {
@@ -43,6 +45,13 @@ func (s *sender) startWorkers(ctx context.Context, events chan<- core.Event) *wo
 	w.wg.Go(func() {
 		for a, ok := w.seal.take(sealCtx); ok; a, ok = w.seal.take(sealCtx) {
 			events <- s.seal(a.Batch)
+		}
+	})
+	w.wg.Go(func() {
+		for a, ok := w.process.take(ctx); ok; a, ok = w.process.take(ctx) {
+			if ev, ok := s.process(ctx, a); ok {
+				report(ev)
+			}
 		}
 	})
 	w.wg.Go(func() {
@@ -103,6 +112,7 @@ func (s *sender) seal(b *Batch) core.Event {
 		s.mem[b.FirstSeq] = b
 		s.mu.Unlock()
 	}
+	s.keepFresh(b)
 	return core.Sealed{First: b.FirstSeq, Bytes: s.spool.Size(b.FirstSeq), Err: err}
 }
 
@@ -117,6 +127,7 @@ func (s *sender) anchor(ctx context.Context, a core.Anchor) (core.Anchored, bool
 	if err != nil {
 		ev.Err = err
 		ev.Record, _ = s.r.chain.Batch(a.Batch.Stream, a.Batch.FirstSeq)
+		ev.Uncertified = s.uncertified(err)
 		return ev, true
 	}
 	ev.Height = res.Height
@@ -169,6 +180,7 @@ func (s *sender) deliver(ctx context.Context, l **link, a core.Action) core.Even
 func (s *sender) forget(a core.Forget) {
 	s.mu.Lock()
 	delete(s.mem, a.First)
+	delete(s.fresh, a.First) // a batch dropped before its module ran
 	s.mu.Unlock()
 	var err error
 	if a.Archive {

@@ -74,3 +74,25 @@ func TestMaintenanceDemo(t *testing.T) {
 	}
 	t.Log(out.String())
 }
+
+// Paper 000's module certification on the simulated press: certifiers
+// rebuild and vote, the stream runs the certified module, a leaking
+// revision is refused, an audit bundle shows the module's certification,
+// and a suspension stops the stream at its next batch.
+func TestCertifyDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := Certify(ctx, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, step := range []string{"[1]", "[2]", "build reproduced", "validation passed", "is certified from block", "[5]", "condition_met",
+		"anchored: messages 0-", "[6]", `carries the value "5367"`, "maintenance@2 is rejected", "[7]", "✓ the anchor names module",
+		"approved it: build reproduced", "[8]", "recorded as dropped", "module not certified: maintenance@1 is suspended since block",
+		"restarting it is refused", "all steps passed"} {
+		if !strings.Contains(out.String(), step) {
+			t.Fatalf("output lacks %q:\n%s", step, out.String())
+		}
+	}
+	t.Log(out.String())
+}

@@ -440,14 +440,18 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 }
 
 // dcmbLines shows the DCMB's own log lines (level INFO and above) among
-// the steps and discards the rest of the nodes' logs.
+// the steps and discards the rest of the nodes' logs; lines holding one
+// of once are shown the first time only.
 type dcmbLines struct {
-	out *lockedWriter
+	out  *lockedWriter
+	once []string
+	mu   sync.Mutex
+	seen map[string]bool
 }
 
 func (d *dcmbLines) Write(b []byte) (int, error) {
 	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if !strings.Contains(l, " module=dcmb") {
+		if !strings.Contains(l, " module=dcmb") || d.repeated(l) {
 			continue
 		}
 		if i := strings.Index(l, " level="); i >= 0 {
@@ -456,6 +460,23 @@ func (d *dcmbLines) Write(b []byte) (int, error) {
 		d.out.Write([]byte("      dcmb log: " + l + "\n"))
 	}
 	return len(b), nil
+}
+
+// repeated reports whether l is a line of once shown before.
+func (d *dcmbLines) repeated(l string) bool {
+	for _, o := range d.once {
+		if strings.Contains(l, o) {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if d.seen == nil {
+				d.seen = map[string]bool{}
+			}
+			shown := d.seen[o]
+			d.seen[o] = true
+			return shown
+		}
+	}
+	return false
 }
 
 func security(opt MaintenanceOptions) string {

@@ -131,6 +131,12 @@ func benchDCMBCmd(g *globals) *cobra.Command {
 			fmt.Printf("\n%d B messages, interval %.0f ms, GOMAXPROCS %d\n", r.Size, r.IntervalMs, r.GOMAXPROCS)
 			fmt.Printf("%-52s %9.0f msgs/s  (%d messages offered at once, %.1f s)\n", "sealnet DCMB: delivered, verified and anchored", r.MsgsPerS, r.Messages, r.Seconds)
 			fmt.Printf("%-52s %9.0f msgs/s  (the same messages, %d lost; %s)\n", "Mosquitto QoS 0: published and received", r.MosquittoMsgsPerS, r.MosquittoLost, r.MosquittoVersion)
+			fmt.Printf("%-52s %9.0f msgs/s\n", "sealnet DCMB with a threshold rule (uncertified)", r.RulesMsgsPerS)
+			if r.ModuleMsgsPerS > 0 {
+				fmt.Printf("%-52s %9.0f msgs/s  (steady %d offered: %.0f, anchoring p99 %.0f ms)\n", "sealnet DCMB with the certified maintenance module", r.ModuleMsgsPerS,
+					r.SteadyRate, r.ModuleSteadyMsgsPerS, r.ModuleAnchorP99Ms)
+				fmt.Printf("the module alone: %.1f ms an instance (one per batch), %.1f ms for a %d-message batch\n", r.ModuleInstanceMs, r.ModuleBatchMs, r.ModuleBatch)
+			}
 			fmt.Printf("steady %d msgs/s offered: %.0f delivered and anchored per second; anchor committed after the interval's end in p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
 				r.SteadyRate, r.SteadyMsgsPerS, r.AnchorP50Ms, r.AnchorLatencyMs, r.AnchorMaxMs)
 			fmt.Printf("chain transactions: %d for %d batches, %.1f per million messages\n", r.Txs, r.Batches, r.TxPerMillionMsgs)
@@ -147,5 +153,6 @@ func benchDCMBCmd(g *globals) *cobra.Command {
 	c.Flags().IntVar(&o.Size, "size", 256, "bytes per message")
 	c.Flags().DurationVar(&o.Interval, "interval", time.Second, "anchoring interval")
 	c.Flags().StringVar(&o.Mosquitto, "mosquitto", "", "Mosquitto broker binary (default: on PATH or /usr/sbin/mosquitto)")
+	c.Flags().BoolVar(&o.NoModule, "no-module", false, "skip the certified stream's runs (they build the module with the go command)")
 	return c
 }

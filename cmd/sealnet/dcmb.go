@@ -216,6 +216,9 @@ func auditCmd(g *globals) *cobra.Command {
 				return printJSON(rep)
 			}
 			fmt.Printf("VALID: stream %s, chain %s, anchored at height %d in tx %s\n", rep.Stream, rep.ChainID, rep.Height, rep.TxID)
+			if m := rep.Module; m != nil && m.Name != "" {
+				fmt.Printf("processed by module %s@%d (%s) for %s, certified from block %d by %d certifiers' votes\n", m.Name, m.Version, m.Hash, m.Purpose, m.CertifiedAt+1, len(m.Votes))
+			}
 			for i, s := range rep.Steps {
 				fmt.Printf("  %d. %s\n", i+1, s)
 			}

@@ -23,6 +23,16 @@ func demoCmd(*globals) *cobra.Command {
 			return demo.Share(ctx, os.Stdout)
 		},
 	})
+	c.AddCommand(&cobra.Command{
+		Use:   "certify",
+		Short: "Paper 000, section 3.3: certifiers rebuild and certify the maintenance module, a stream runs it, a leaking revision is refused, a suspension stops the stream",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer cancel()
+			return demo.Certify(ctx, os.Stdout)
+		},
+	})
 	var program string
 	cc := &cobra.Command{
 		Use:   "compute [--program stats.wasm]",

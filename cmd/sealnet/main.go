@@ -45,7 +45,7 @@ func main() {
 	pf.DurationVar(&g.timeout, "timeout", 60*time.Second, "how long to wait for the node")
 	root.AddCommand(initCmd(g), upCmd(g), statusCmd(g), caCmd(g), channelCmd(g), indexCmd(g),
 		txCmd(g), blockCmd(g), eventsCmd(g), testnetCmd(g), benchCmd(g), dataCmd(g), demoCmd(g), dcmbCmd(g), auditCmd(g), conditionCmd(g),
-		computeCmd(g), workerCmd(g), versionCmd(g), p2pCmd(g), creditCmd(g), paychCmd(g))
+		computeCmd(g), workerCmd(g), versionCmd(g), p2pCmd(g), creditCmd(g), paychCmd(g), moduleCmd(g))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "sealnet:", err)
 		code := 1

@@ -8,6 +8,11 @@
 // Every byte of a bundle is covered: the encoding is canonical CBOR
 // without unknown fields, headers and commit must re-encode identically,
 // and every field is either checked against a hash or signature or derived.
+//
+// A bundle of a certified stream (version 2) also shows which module
+// processed the batch and how that module came to be certified: the
+// transaction that proposed it and the certifiers' approving votes, each
+// proven in its block the same way (certification.go).
 package bundle
 
 import (
@@ -19,19 +24,20 @@ import (
 	"os"
 	"time"
 
-	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/crypto/merkle"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/audit"
-	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/evidence"
 )
 
-// Version of the bundle format.
-const Version = 1
+// Versions of the bundle format: 1 without, 2 with a certification.
+const (
+	Version          = 1
+	VersionCertified = 2
+)
 
 // MaxSize bounds a bundle file.
 const MaxSize = 64 << 20
@@ -49,6 +55,9 @@ type Bundle struct {
 	Header      []byte      `cbor:"header"`          // protobuf header of the block holding the tx
 	NextHeader  []byte      `cbor:"next_header"`     // protobuf header of the next block
 	Commit      []byte      `cbor:"commit"`          // protobuf commit of the next block, signed by the validators
+	// Certification shows how the anchor's module was certified
+	// (version 2: a certified stream's bundle).
+	Certification *Certification `cbor:"certification,omitempty"`
 }
 
 // Disclosed is one disclosed message.
@@ -88,8 +97,12 @@ func Decode(raw []byte) (*Bundle, error) {
 	if err := canon.Unmarshal(raw, &b); err != nil {
 		return nil, fail("not a canonical bundle: %v", err)
 	}
-	if b.Version != Version {
-		return nil, fail("version %d, want %d", b.Version, Version)
+	switch {
+	case b.Version == Version && b.Certification == nil, b.Version == VersionCertified && b.Certification != nil:
+	case b.Version == Version || b.Version == VersionCertified:
+		return nil, fail("version %d with%s a certification", b.Version, map[bool]string{true: "", false: "out"}[b.Certification != nil])
+	default:
+		return nil, fail("version %d, want %d or %d", b.Version, Version, VersionCertified)
 	}
 	return &b, nil
 }
@@ -117,6 +130,7 @@ type Report struct {
 	Height   int64
 	TxID     string
 	Batch    audit.Batch
+	Module   *ModuleReport // the certified module that processed the batch (a certified stream's anchor)
 	Steps    []string
 }
 
@@ -153,77 +167,28 @@ func header(raw []byte, what string) (*types.Header, error) {
 func Verify(b *Bundle, g *types.GenesisDoc) (*Report, error) {
 	r := &Report{ChainID: g.ChainID, Stream: b.Stream, Messages: b.Messages}
 	step := func(format string, args ...any) { r.Steps = append(r.Steps, fmt.Sprintf(format, args...)) }
-
+	vset, err := genesisValidators(g)
+	if err != nil {
+		return nil, err
+	}
+	anchor := &ProvenTx{Tx: b.Tx, TxProof: b.TxProof, Result: b.Result, ResultProof: b.ResultProof, Header: b.Header,
+		NextHeader: b.NextHeader, Commit: b.Commit}
+	pt, err := anchor.verify(g, vset)
+	if err != nil {
+		return nil, err
+	}
+	hdr, next := pt.header, pt.next
 	// 1. the signed commit of the next block, by the genesis validators
-	if len(g.Validators) == 0 {
-		return nil, fail("genesis has no validators")
-	}
-	vals := make([]*types.Validator, len(g.Validators))
-	for i, v := range g.Validators {
-		vals[i] = types.NewValidator(v.PubKey, v.Power)
-	}
-	vset := types.NewValidatorSet(vals)
-	next, err := header(b.NextHeader, "next header")
-	if err != nil {
-		return nil, err
-	}
-	var pc cmtproto.Commit
-	if err := pc.Unmarshal(b.Commit); err != nil {
-		return nil, fail("commit: %v", err)
-	}
-	if again, err := pc.Marshal(); err != nil || !bytes.Equal(again, b.Commit) {
-		return nil, fail("commit is not canonically encoded")
-	}
-	commit, err := types.CommitFromProto(&pc)
-	if err != nil {
-		return nil, fail("commit: %v", err)
-	}
-	if next.ChainID != g.ChainID {
-		return nil, fail("header of chain %q, genesis of %q", next.ChainID, g.ChainID)
-	}
-	if !bytes.Equal(next.ValidatorsHash, vset.Hash()) {
-		return nil, fail("block %d was signed by another validator set than the genesis one", next.Height)
-	}
-	if !bytes.Equal(commit.BlockID.Hash, next.Hash()) {
-		return nil, fail("commit is for block %X, not block %d (%X)", commit.BlockID.Hash, next.Height, next.Hash())
-	}
-	if err := vset.VerifyCommit(g.ChainID, commit.BlockID, next.Height, commit); err != nil {
-		return nil, fail("commit signatures: %v", err)
-	}
-	step("block %d of chain %s (hash %X) is committed: every signature in its commit verifies, and they hold more than 2/3 of the voting power of the %d genesis validators", next.Height, g.ChainID, next.Hash(), len(vals))
-
+	step("block %d of chain %s (hash %X) is committed: every signature in its commit verifies, and they hold more than 2/3 of the voting power of the %d genesis validators", next.Height, g.ChainID, next.Hash(), len(g.Validators))
 	// 2. the block holding the transaction, linked by hash
-	hdr, err := header(b.Header, "header")
-	if err != nil {
-		return nil, err
-	}
-	if hdr.Height+1 != next.Height || hdr.ChainID != g.ChainID || !bytes.Equal(next.LastBlockID.Hash, hdr.Hash()) {
-		return nil, fail("header %d is not the parent of block %d", hdr.Height, next.Height)
-	}
 	r.Height = hdr.Height
 	step("block %d (hash %X) is the committed block's parent, at %s", hdr.Height, hdr.Hash(), hdr.Time.UTC().Format("2006-01-02T15:04:05.000Z"))
-
 	// 3. the transaction is in that block, and it succeeded
-	txHash := sha256.Sum256(b.Tx)
-	if err := b.TxProof.verify(hdr.DataHash, txHash[:]); err != nil {
-		return nil, fail("transaction not in block %d: %v", hdr.Height, err)
-	}
-	r.TxID = hex.EncodeToString(txHash[:])
-	res, _ := (&abci.ExecTxResult{Code: 0, Data: b.Result}).Marshal()
-	if b.ResultProof.Index != b.TxProof.Index || b.ResultProof.Total != b.TxProof.Total {
-		return nil, fail("result proof is for another transaction")
-	}
-	if err := b.ResultProof.verify(next.LastResultsHash, res); err != nil {
-		return nil, fail("transaction %s did not succeed with this result: %v", r.TxID[:16], err)
-	}
+	r.TxID = pt.id
 	step("transaction %s is number %d of %d in block %d, and it executed with code 0 and this result (proof against the next block's results hash)", r.TxID, b.TxProof.Index, b.TxProof.Total, hdr.Height)
 
 	// 4. the transaction anchors the stream's batch
-	tx, err := envelope.Decode(b.Tx, 0)
-	if err != nil {
-		return nil, fail("transaction: %v", err)
-	}
-	pl := tx.Payload
+	pl := pt.tx.Payload
 	if pl.Contract != audit.Name || pl.Method != "anchor" {
 		return nil, fail("transaction calls %s.%s, not audit.anchor", pl.Contract, pl.Method)
 	}
@@ -236,7 +201,8 @@ func Verify(b *Bundle, g *types.GenesisDoc) (*Report, error) {
 	}
 	rb := r.Batch
 	if args.Stream != b.Stream || rb.Stream != b.Stream || rb.FirstSeq != args.FirstSeq || rb.Count != args.Count ||
-		rb.Root != hex.EncodeToString(args.Root) || rb.Mode != args.Mode || rb.Height != hdr.Height || rb.TXNumber != r.TxID {
+		rb.Root != hex.EncodeToString(args.Root) || rb.Mode != args.Mode || rb.Height != hdr.Height || rb.TXNumber != r.TxID ||
+		rb.Module != hex.EncodeToString(args.Module) {
 		return nil, fail("anchor arguments and result disagree")
 	}
 	r.Mode = args.Mode
@@ -281,6 +247,11 @@ func Verify(b *Bundle, g *types.GenesisDoc) (*Report, error) {
 		step("Argon2id of the %d disclosed messages with the salt published on chain equals the anchored hash", len(b.Messages))
 	default:
 		return nil, fail("mode %q", args.Mode)
+	}
+
+	// 6. on a certified stream: the module, and how it was certified
+	if err := r.verifyModule(b, g, vset, &args); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -26,6 +26,12 @@ func FuzzVerify(f *testing.F) {
 		ResultProof: MerkleProof{Total: 1}, Header: []byte{0x0a, 0x00}, NextHeader: []byte{0x0a, 0x00}, Commit: []byte{0x08, 0x01}}).Encode()
 	f.Add(seed)
 	f.Add([]byte{0xa0})
+	pt := ProvenTx{Tx: []byte{0xa0}, TxProof: MerkleProof{Total: 1}, Result: []byte{0xa0}, ResultProof: MerkleProof{Total: 1},
+		Header: []byte{0x0a, 0x00}, NextHeader: []byte{0x0a, 0x00}, Commit: []byte{0x08, 0x01}}
+	certified, _ := (&Bundle{Version: VersionCertified, Stream: "press-7", Messages: []Disclosed{{Seq: 77, Key: "counter", Value: []byte("5367"), Salt: make([]byte, 32)}},
+		Proof: [][]byte{make([]byte, 32)}, Tx: pt.Tx, TxProof: pt.TxProof, Result: pt.Result, ResultProof: pt.ResultProof, Header: pt.Header,
+		NextHeader: pt.NextHeader, Commit: pt.Commit, Certification: &Certification{Proposal: pt, Votes: []ProvenTx{pt}}}).Encode()
+	f.Add(certified)
 	g := genesis()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		b, err := Decode(raw)

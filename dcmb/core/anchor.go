@@ -29,12 +29,15 @@ type Anchor struct {
 }
 
 // Anchored answers Anchor: the block Height of its transaction, or Err;
-// after an error, Record is the chain's record of the range (nil: none).
+// after an error, Record is the chain's record of the range (nil: none),
+// and on a certified stream Uncertified says why the module is no longer
+// certified, if that is so (the chain refused the anchor for it).
 type Anchored struct {
-	First  uint64
-	Height int64
-	Err    error
-	Record *audit.Batch
+	First       uint64
+	Height      int64
+	Err         error
+	Record      *audit.Batch
+	Uncertified string
 }
 
 func (Anchor) action()  {}
@@ -47,25 +50,31 @@ type anchorState struct {
 }
 
 // anchorTx is the transaction that anchors b, or records its drop.
-func anchorTx(b *wire.Batch, receiver string) Tx {
+func (s *Sender) anchorTx(b *wire.Batch) Tx {
 	if b.Dropped != "" {
 		return Tx{Contract: audit.Name, Method: "drop", Args: audit.DropArgs{Stream: b.Stream, FirstSeq: b.FirstSeq, Count: b.Count,
 			Reason: b.Dropped, At: b.Created}}
 	}
-	return Tx{Contract: audit.Name, Method: "anchor", Args: audit.AnchorArgs{Stream: b.Stream, Receiver: receiver, FirstSeq: b.FirstSeq,
-		Count: b.Count, Root: b.Root, Mode: b.Mode, Salt: b.PaperSalt, IntervalStart: b.Start, IntervalEnd: b.End}}
+	a := audit.AnchorArgs{Stream: b.Stream, Receiver: s.cfg.Receiver, FirstSeq: b.FirstSeq,
+		Count: b.Count, Root: b.Root, Mode: b.Mode, Salt: b.PaperSalt, IntervalStart: b.Start, IntervalEnd: b.End}
+	s.moduleArgs(&a)
+	return Tx{Contract: audit.Name, Method: "anchor", Args: a}
 }
 
-// startAnchor asks for the oldest spooled batch not anchored yet.
+// startAnchor asks for the oldest spooled batch not anchored yet, once
+// the stream's module processed it.
 func (s *Sender) startAnchor(t int64) {
 	if s.anchor.busy || t < s.anchor.retryAt {
 		return
 	}
 	for i := range s.spool {
 		if e := &s.spool[i]; !e.anchored {
+			if !e.processed {
+				return
+			}
 			s.anchor.busy, s.anchor.retryAt = true, 0
 			h := e.head
-			s.emit(Anchor{Batch: &h, Tx: anchorTx(&h, s.cfg.Receiver)})
+			s.emit(Anchor{Batch: &h, Tx: s.anchorTx(&h)})
 			return
 		}
 	}
@@ -92,10 +101,19 @@ func (s *Sender) anchored(t int64, ev Anchored) {
 		s.emit(Count{Anchored: e.head.Count, AnchorDelay: time.Duration(t - e.head.End)})
 		s.log(slog.LevelDebug, "batch anchored", "first_seq", e.head.FirstSeq, "count", e.head.Count, "height", ev.Height)
 		e.anchored = true
+		s.submitOutputs(e)
 	case txerr.CodeOf(ev.Err) == txerr.Rejected && AnchorMatches(&e.head, ev.Record):
 		s.emit(Count{Anchored: e.head.Count})
 		s.log(slog.LevelDebug, "batch anchored", "first_seq", e.head.FirstSeq, "count", e.head.Count, "height", ev.Record.Height)
 		e.anchored = true
+		s.submitOutputs(e)
+	case ev.Uncertified != "" && s.cfg.Module != nil:
+		// the module lost its certification between the check and the
+		// anchor's block: the batch goes as dropped, and so does the rest
+		s.dropEntry(i, ev.Uncertified)
+		s.halt(t, ev.Uncertified)
+		s.anchor.backoff = anchorBackoff
+		return
 	default:
 		s.anchorFailed(t, ev)
 		return

@@ -21,13 +21,19 @@
 //     whoever performs it, then call Advance. Perform the actions of one
 //     kind in the order given: Seal and Forget touch the spool, Anchor,
 //     GiveUp and SubmitLabel the chain, Connect and Send the receiver.
-//  4. Answer Seal with Sealed, Anchor with Anchored, Connect with
-//     Welcomed or ConnectFailed, Send with Acked or SendFailed, GiveUp
-//     with GaveUp. At most one Seal, one Anchor and one delivery action
-//     (Connect, Send, GiveUp) are outstanding at a time; Forget,
-//     SubmitLabel, Log and Count need no answer.
-//  5. Stop reading the source while Backlog is MaxBacklog or more, so
-//     that a slow sealer holds the source back instead of memory filling.
+//  4. Answer Seal with Sealed, Process with Processed, Anchor with
+//     Anchored, Connect with Welcomed or ConnectFailed, Send with Acked or
+//     SendFailed, GiveUp with GaveUp. At most one Seal, one Process, one
+//     Anchor and one delivery action (Connect, Send, GiveUp) are
+//     outstanding at a time; Forget, SubmitLabel, Log and Count need no
+//     answer. On a certified stream, answer Process only after asking
+//     the chain whether the module is certified for the next block, and
+//     after an anchor the chain refused, say in Anchored whether the
+//     module is still certified.
+//  5. Stop reading the source while Backlog or Unprocessed is MaxBacklog
+//     or more, so that a slow sealer or module holds the source back
+//     instead of memory filling, and for good once Halted says why the
+//     stream's module stopped it.
 //  6. To stop, Step Stop: the open interval is cut; keep performing Seal
 //     until Backlog is zero. Nothing more is anchored or sent.
 //

@@ -25,6 +25,8 @@ func formatAction(now time.Time, a Action) string {
 		return fmt.Sprintf("seal %s, interval %s-%s", span(b.FirstSeq, b.Count), at(now, b.Start), at(now, b.End))
 	case Anchor:
 		return fmt.Sprintf("anchor %s: %s", span(a.Batch.FirstSeq, a.Batch.Count), formatTx(a.Tx))
+	case Process:
+		return "process " + span(a.First, a.Count)
 	case Connect:
 		return "connect"
 	case Send:
@@ -106,6 +108,9 @@ func formatTx(tx Tx) string {
 		s := fmt.Sprintf("%s.%s %s for %s, %s", tx.Contract, tx.Method, a.Mode, a.Receiver, span(a.FirstSeq, a.Count))
 		if len(a.Salt) > 0 {
 			s += ", salt published"
+		}
+		if a.Purpose != "" || len(a.Module) > 0 {
+			s += fmt.Sprintf(", purpose %s, module %x", a.Purpose, a.Module[:4])
 		}
 		return s
 	case audit.DropArgs:

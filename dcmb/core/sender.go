@@ -3,7 +3,8 @@ package core
 // This file holds the Sender: its configuration, its events and actions,
 // and how it numbers messages, cuts them into batches per interval and
 // decides what is sealed into the spool. Anchoring is in anchor.go,
-// delivery and expiry in deliver.go, label rules in rules.go.
+// delivery and expiry in deliver.go, label rules in rules.go, a certified
+// stream's module in module.go.
 
 import (
 	"fmt"
@@ -29,6 +30,7 @@ type SenderConfig struct {
 	SpoolTimeout time.Duration // an anchored batch not acknowledged after this long is given up
 	Archive      bool          // acknowledged batches are archived rather than deleted
 	Rules        []Rule
+	Module       *ModuleConfig // a certified stream's module (nil: uncertified)
 }
 
 // Spooled is a batch found in the spool at start.
@@ -97,9 +99,11 @@ func (Forget) action() {}
 
 // entry is what the Sender keeps of a spooled batch.
 type entry struct {
-	head     wire.Batch // without messages
-	bytes    int64
-	anchored bool
+	head      wire.Batch // without messages
+	bytes     int64
+	anchored  bool
+	processed bool           // by the stream's module (always, without one, and for drop markers)
+	outputs   []ModuleOutput // the module's, submitted once the batch is anchored
 }
 
 // Sender is one stream's sending pipeline without its I/O.
@@ -113,6 +117,10 @@ type Sender struct {
 	queue   []*wire.Batch
 	sealing bool
 	stopped bool
+
+	processing  bool   // a Process is outstanding
+	unprocessed int    // spooled batches the module has not processed
+	halted      string // why the module stopped the stream
 
 	spool      []entry // ascending
 	spoolBytes int64
@@ -139,9 +147,17 @@ func NewSender(cfg SenderConfig, rec Recovery, now time.Time) (*Sender, error) {
 	for _, sp := range rec.Spool {
 		h := sp.Head
 		h.Msgs, h.Leaves = nil, nil
-		s.spool = append(s.spool, entry{head: h, bytes: sp.Bytes, anchored: AnchorMatches(&h, sp.Anchor)})
-		s.spoolBytes += sp.Bytes
 		s.next = max(s.next, h.FirstSeq+h.Count)
+		if h.Dropped == "" && sp.Anchor != nil && sp.Anchor.Dropped != "" && sp.Anchor.Count == h.Count {
+			// a batch the module refused, recorded as dropped before its file went
+			s.emit(Forget{First: h.FirstSeq})
+			continue
+		}
+		e := entry{head: h, bytes: sp.Bytes, anchored: AnchorMatches(&h, sp.Anchor)}
+		// a batch not anchored yet is processed (again) by the module
+		// configured now: that is the module its anchor will name
+		e.processed = cfg.Module == nil || h.Dropped != "" || e.anchored
+		s.addEntry(e)
 	}
 	if len(s.spool) > 0 {
 		s.log(slog.LevelInfo, "spool recovered", "batches", len(s.spool), "bytes", s.spoolBytes, "next_seq", s.next)
@@ -173,6 +189,8 @@ func (s *Sender) Step(now time.Time, ev Event) {
 		s.stopped = true
 	case Sealed:
 		s.sealed(ev)
+	case Processed:
+		s.processed(t, ev)
 	case Anchored:
 		s.anchored(t, ev)
 	case Welcomed, ConnectFailed, Acked, SendFailed, GaveUp:
@@ -305,6 +323,11 @@ func (s *Sender) seal(t int64) {
 	}
 	b := s.queue[0]
 	b.Created = t
+	if b.Dropped == "" && s.halted != "" {
+		b = &wire.Batch{Stream: b.Stream, Mode: b.Mode, FirstSeq: b.FirstSeq, Count: b.Count, Start: b.Start, End: b.End,
+			Created: b.Created, Dropped: s.halted}
+		s.queue[0] = b
+	}
 	if b.Dropped == "" && s.spoolBytes+b.Bytes() > s.cfg.SpoolBytes {
 		s.log(slog.LevelWarn, "spool full: dropping a batch, recorded on chain", "first_seq", b.FirstSeq, "count", b.Count)
 		b = &wire.Batch{Stream: b.Stream, Mode: b.Mode, FirstSeq: b.FirstSeq, Count: b.Count, Start: b.Start, End: b.End,
@@ -329,8 +352,7 @@ func (s *Sender) sealed(ev Sealed) {
 	}
 	h := *b
 	h.Msgs, h.Leaves = nil, nil
-	s.spool = append(s.spool, entry{head: h, bytes: ev.Bytes})
-	s.spoolBytes += ev.Bytes
+	s.addEntry(entry{head: h, bytes: ev.Bytes, processed: s.cfg.Module == nil || h.Dropped != ""})
 }
 
 // forget drops the spool's entry at i and asks for its file to go.
@@ -356,6 +378,7 @@ func (s *Sender) pump(t int64) {
 	if s.stopped {
 		return
 	}
+	s.startProcess()
 	s.startAnchor(t)
 	s.startDelivery(t)
 }

@@ -27,6 +27,7 @@ type senderHarness struct {
 	seq     int              // messages read, for their values
 	sealing *wire.Batch      // the Seal not answered yet
 	anchor  *Anchor          // the Anchor not answered yet
+	process *Process         // the Process not answered yet
 	deliver Action           // the Connect, Send or GiveUp not answered yet
 	spooled map[uint64]int64 // file sizes, as a spool would report
 	out     strings.Builder  // the actions of the command being run
@@ -34,12 +35,13 @@ type senderHarness struct {
 
 // The sender's scripts: testdata/sender/*.txt.
 //
-//	new [stream=S] [receiver=O] [mode=M] [interval=D] [max_batch=N] [spool_bytes=N] [spool_timeout=D] [archive=B] [rule=ABOVE:BELOW]
-//	  (input) chain next=N [org=O]; spooled first=N count=N bytes=N [created=D] [anchored] [dropped=REASON]
+//	new [stream=S] [receiver=O] [mode=M] [interval=D] [max_batch=N] [spool_bytes=N] [spool_timeout=D] [archive=B] [rule=ABOVE:BELOW] [module]
+//	  (input) chain next=N [org=O]; spooled first=N count=N bytes=N [created=D] [anchored] [dropped=REASON] [recorded-dropped]
 //	read [n=N] [key=K] [badkey] [value=V] [bytes=N]   messages at the current time
 //	advance D                                 the clock moves by D, then a Tick
 //	sealed [all] [err=E]                      answers the outstanding Seal (all: and the ones it leads to)
-//	anchored [height=N] [err=E] [rejected] [record=match|none|other]
+//	processed [labels=N] [other=N] [refused=trapped|...] [halt=revoked|...]   answers the outstanding Process (module: maintenance labels, outputs of another name)
+//	anchored [height=N] [err=E] [rejected] [record=match|none|other] [uncertified=suspended|...]
 //	welcome next=N | connect-failed err=E | acked next=N
 //	send-failed err=E | send-failed rejected=R | send-failed unreadable err=E
 //	gaveup [err=E] [record=undelivered|none]
@@ -116,8 +118,38 @@ func (h *senderHarness) run(t *testing.T, d *datadriven.TestData) string {
 		if d.HasArg("rejected") {
 			ev.Err = txerr.New(txerr.Rejected, "range does not continue the stream")
 		}
+		var why string
+		if d.MaybeScanArgs(t, "uncertified", &why) {
+			ev.Err = txerr.New(txerr.Rejected, "module is not certified")
+			ev.Uncertified = "module not certified: maintenance@1 is " + why + " since block 8"
+		}
 		if ev.Err != nil {
 			ev.Record = record(t, d, a.Batch)
+		}
+		h.step(ev)
+	case "processed":
+		p := h.process
+		if p == nil {
+			d.Fatalf(t, "no Process outstanding")
+		}
+		h.process = nil
+		ev := Processed{First: p.First}
+		var labels, other int
+		d.MaybeScanArgs(t, "labels", &labels)
+		d.MaybeScanArgs(t, "other", &other)
+		for i := range labels + other {
+			o := ModuleOutput{Seq: p.First + uint64(i), Key: "counter", Name: "maintenance", Text: "Maintenance imminent"}
+			if i >= labels {
+				o.Name, o.Text = "reduced", "5300-5400"
+			}
+			ev.Outputs = append(ev.Outputs, o)
+		}
+		var why string
+		if d.MaybeScanArgs(t, "refused", &why) {
+			ev.Refused = "module maintenance@1 (120970d812836f19): program " + why
+		}
+		if d.MaybeScanArgs(t, "halt", &why) {
+			ev.Refused, ev.Halt = "module not certified: maintenance@1 is "+why+" since block 9", true
 		}
 		h.step(ev)
 	case "welcome", "acked":
@@ -169,6 +201,11 @@ func (h *senderHarness) new(t *testing.T, d *datadriven.TestData) string {
 	d.MaybeScanArgs(t, "archive", &cfg.Archive)
 	cfg.Interval = durationArg(t, d, "interval", cfg.Interval)
 	cfg.SpoolTimeout = durationArg(t, d, "spool_timeout", cfg.SpoolTimeout)
+	if d.HasArg("module") {
+		sum := sha256.Sum256([]byte("module"))
+		cfg.Module = &ModuleConfig{Hash: sum[:], Purpose: "maintenance",
+			Labels: []LabelMap{{Output: "maintenance", Condition: "press-7-maintenance", LabelSalt: "fjpd7"}}}
+	}
 	for _, a := range d.CmdArgs {
 		if a.Key == "rule" {
 			lo, _ := strconv.ParseFloat(a.Vals[0], 64)
@@ -204,6 +241,9 @@ func (h *senderHarness) new(t *testing.T, d *datadriven.TestData) string {
 			}
 			if _, ok := args["anchored"]; ok {
 				sp.Anchor = &audit.Batch{FirstSeq: sp.Head.FirstSeq, Count: sp.Head.Count, Root: fmt.Sprintf("%x", r[:])}
+			}
+			if _, ok := args["recorded-dropped"]; ok {
+				sp.Anchor = &audit.Batch{FirstSeq: sp.Head.FirstSeq, Count: sp.Head.Count, Dropped: "module refused it"}
 			}
 			rec.Spool = append(rec.Spool, sp)
 		default:
@@ -248,6 +288,8 @@ func (h *senderHarness) ready() {
 			h.sealing = a.Batch
 		case Anchor:
 			h.anchor = &a
+		case Process:
+			h.process = &a
 		case Connect, Send, GiveUp:
 			h.deliver = a
 		}
@@ -262,6 +304,12 @@ func (h *senderHarness) state() string {
 	var out strings.Builder
 	fmt.Fprintf(&out, "next %d, open %d msgs, backlog %d, spool %d bytes, deadline %s\n", s.next, len(s.cur.Msgs), s.Backlog(),
 		s.spoolBytes, at(h.now, s.Deadline().UnixNano()))
+	if s.cfg.Module != nil {
+		fmt.Fprintf(&out, "module: %d unprocessed\n", s.Unprocessed())
+	}
+	if s.Halted() != "" {
+		fmt.Fprintf(&out, "halted: %s\n", s.Halted())
+	}
 	for _, e := range s.spool {
 		what := "sealed"
 		switch {
@@ -269,6 +317,8 @@ func (h *senderHarness) state() string {
 			what = "drop marker"
 		case e.anchored:
 			what = "anchored"
+		case !e.processed:
+			what = "sealed, not processed"
 		}
 		fmt.Fprintf(&out, "  %s, %s\n", span(e.head.FirstSeq, e.head.Count), what)
 	}
