@@ -49,11 +49,41 @@ func OpenShared(dir string, h host.Host, admit func(p peer.ID, channels []string
 
 // Put stores ciphertext for channel and tags its blocks.
 func (s *Shared) Put(ctx context.Context, channel string, r io.Reader) (cid.Cid, error) {
-	c, err := s.Add(ctx, r, AddOptions{})
+	c, written, err := s.add(ctx, r, AddOptions{})
 	if err != nil {
 		return cid.Undef, err
 	}
-	return c, s.TagDAG(ctx, s.Tags, c, channel)
+	if err := s.syncBlocks(written); err != nil {
+		return cid.Undef, err
+	}
+	return c, s.Tags.tag(written, channel)
+}
+
+// PutAll stores several objects for channel, each read from what next
+// returns until it returns io.EOF, tags their blocks and makes them
+// durable together: one sync for a batch of small objects instead of one
+// each. It returns the objects' CIDs in order; on an error, those stored
+// before it.
+func (s *Shared) PutAll(ctx context.Context, channel string, next func() (io.Reader, error)) ([]cid.Cid, error) {
+	var roots, written []cid.Cid
+	for {
+		r, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return roots, err
+		}
+		c, w, err := s.add(ctx, r, AddOptions{})
+		if err != nil {
+			return roots, err
+		}
+		roots, written = append(roots, c), append(written, w...)
+	}
+	if err := s.syncBlocks(written); err != nil {
+		return nil, err
+	}
+	return roots, s.Tags.tag(written, channel)
 }
 
 // Fetch makes sure the DAG at c is local, asking connected member nodes

@@ -134,6 +134,7 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	want := map[cid.Cid]int{root: 1}
 	pending := 1
 	var batch []blocks.Block
+	var written []cid.Cid
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -180,6 +181,7 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 		}
 		want[c]--
 		pending--
+		written = append(written, c)
 		b, _ := blocks.NewBlockWithCid(data, c)
 		ls, err := links(b)
 		if err != nil {
@@ -206,7 +208,7 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	if pending > 0 {
 		return fmt.Errorf("%s: %d blocks missing: %w", root, pending, ErrIncomplete)
 	}
-	return s.Sync()
+	return s.syncBlocks(written)
 }
 
 func readCID(r *bufio.Reader) (cid.Cid, error) {
