@@ -63,10 +63,14 @@ func (c *counter) Read(p []byte) (int, error) {
 // node's store, hands the fresh data key to the node as custodian, and
 // records the entry with Subfile.
 func Put(ctx context.Context, c *apiclient.Client, id *identity.Identity, channel string, r io.Reader, meta Meta, tell Progress) (*PutResult, error) {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// the custodian's fingerprint is asked for while the data uploads
+	var st *apiclient.Status
+	var stErr error
+	asked := make(chan struct{})
+	go func() {
+		st, stErr = c.Status(ctx)
+		close(asked)
+	}()
 	key, err := seal.NewDataKey()
 	if err != nil {
 		return nil, err
@@ -86,8 +90,12 @@ func Put(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	}()
 	stored, err := c.StorePut(ctx, channel, pr)
 	pr.CloseWithError(errors.New("upload ended"))
+	<-asked
 	if err != nil {
 		return nil, fmt.Errorf("store ciphertext: %w", err)
+	}
+	if stErr != nil {
+		return nil, stErr
 	}
 	if err := c.PutDataKey(ctx, channel, stored.CID, key[:]); err != nil {
 		return nil, fmt.Errorf("hand the data key to the custodian: %w", err)
@@ -169,13 +177,21 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	if e.Custodian == "" {
 		return nil, fmt.Errorf("entry %s names no custodian: it indexes data stored outside sealnet", txNumber)
 	}
+	// both certificates at once
+	var owner *identity.Member
+	var ownerErr error
+	fetched := make(chan struct{})
+	go func() {
+		owner, ownerErr = certificate(ctx, c, channel, e.Creator)
+		close(fetched)
+	}()
 	custodian, err := certificate(ctx, c, channel, e.Custodian)
+	<-fetched
 	if err != nil {
 		return nil, fmt.Errorf("custodian: %w", err)
 	}
-	owner, err := certificate(ctx, c, channel, e.Creator)
-	if err != nil {
-		return nil, fmt.Errorf("owner: %w", err)
+	if ownerErr != nil {
+		return nil, fmt.Errorf("owner: %w", ownerErr)
 	}
 	txb, err := hex.DecodeString(txNumber)
 	if err != nil || len(txb) != 32 {

@@ -102,10 +102,11 @@ func (s *Shared) Fetch(ctx context.Context, channel string, c cid.Cid) error {
 // and verifying every block, and writes the file's bytes to w as they
 // arrive.
 func (s *Shared) StreamFrom(ctx context.Context, channel string, c cid.Cid, p peer.ID, w io.Writer) error {
-	if err := s.FetchDAG(ctx, s.host, p, c, w); err != nil {
+	written, err := s.fetchDAG(ctx, s.host, p, c, w)
+	if err != nil {
 		return err
 	}
-	return s.TagDAG(ctx, s.Tags, c, channel)
+	return s.Tags.tag(written, channel)
 }
 
 // Forget removes the local blocks of the DAG at c and their tags.

@@ -108,9 +108,15 @@ func links(b blocks.Block) ([]*ipld.Link, error) {
 // not nil, the data of the raw leaves is written to it as they arrive, in
 // file order: the file itself, streamed while it is fetched.
 func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid, leaves io.Writer) error {
+	_, err := s.fetchDAG(ctx, h, p, root, leaves)
+	return err
+}
+
+// fetchDAG is FetchDAG, returning the blocks it stored.
+func (s *Store) fetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid, leaves io.Writer) ([]cid.Cid, error) {
 	st, err := h.NewStream(ctx, p, DAGProtocol)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -119,16 +125,16 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	rb := root.Bytes()
 	req := binary.AppendUvarint(nil, uint64(len(rb)))
 	if _, err := st.Write(append(req, rb...)); err != nil {
-		return err
+		return nil, err
 	}
 	st.CloseWrite()
 	br := bufio.NewReaderSize(st, 256<<10)
 	status, err := br.ReadByte()
 	if err != nil {
-		return fmt.Errorf("dag stream: %w", err)
+		return nil, fmt.Errorf("dag stream: %w", err)
 	}
 	if status != 0 {
-		return fmt.Errorf("%s: %w", root, ErrRefused)
+		return nil, fmt.Errorf("%s: %w", root, ErrRefused)
 	}
 	// want counts the outstanding occurrences of each linked block
 	want := map[cid.Cid]int{root: 1}
@@ -146,38 +152,38 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	for {
 		n, err := binary.ReadUvarint(br)
 		if err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return nil, fmt.Errorf("dag stream: %w", err)
 		}
 		if n == 0 {
 			break
 		}
 		if n > maxCIDLen {
-			return fmt.Errorf("dag stream: CID of %d bytes", n)
+			return nil, fmt.Errorf("dag stream: CID of %d bytes", n)
 		}
 		cb := make([]byte, n)
 		if _, err := io.ReadFull(br, cb); err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return nil, fmt.Errorf("dag stream: %w", err)
 		}
 		_, c, err := cid.CidFromBytes(cb)
 		if err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return nil, fmt.Errorf("dag stream: %w", err)
 		}
 		if n, err = binary.ReadUvarint(br); err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return nil, fmt.Errorf("dag stream: %w", err)
 		}
 		if n > maxBlockLen {
-			return fmt.Errorf("dag stream: block of %d bytes", n)
+			return nil, fmt.Errorf("dag stream: block of %d bytes", n)
 		}
 		data := make([]byte, n)
 		if _, err := io.ReadFull(br, data); err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return nil, fmt.Errorf("dag stream: %w", err)
 		}
 		if want[c] == 0 {
-			return fmt.Errorf("%s: %w", c, ErrUnexpected)
+			return nil, fmt.Errorf("%s: %w", c, ErrUnexpected)
 		}
 		sum, err := c.Prefix().Sum(data)
 		if err != nil || !sum.Equals(c) {
-			return fmt.Errorf("block %s: %w", c, ErrTampered)
+			return nil, fmt.Errorf("block %s: %w", c, ErrTampered)
 		}
 		want[c]--
 		pending--
@@ -185,7 +191,7 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 		b, _ := blocks.NewBlockWithCid(data, c)
 		ls, err := links(b)
 		if err != nil {
-			return fmt.Errorf("block %s: %w", c, err)
+			return nil, fmt.Errorf("block %s: %w", c, err)
 		}
 		for _, l := range ls {
 			want[l.Cid]++
@@ -193,22 +199,22 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 		}
 		if leaves != nil && c.Prefix().Codec == cid.Raw {
 			if _, err := leaves.Write(data); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if batch = append(batch, b); len(batch) == putBatch {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, err
 	}
 	if pending > 0 {
-		return fmt.Errorf("%s: %d blocks missing: %w", root, pending, ErrIncomplete)
+		return nil, fmt.Errorf("%s: %d blocks missing: %w", root, pending, ErrIncomplete)
 	}
-	return s.syncBlocks(written)
+	return written, s.syncBlocks(written)
 }
 
 func readCID(r *bufio.Reader) (cid.Cid, error) {
