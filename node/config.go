@@ -15,8 +15,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/custodian"
+	"github.com/sealnet/sealnet/durable"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/p2p"
 )
