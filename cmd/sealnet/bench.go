@@ -166,6 +166,13 @@ func benchShareCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			fmt.Printf("\n1 MB put %.1f ms, get %.1f ms (median of %d; paper 002: 110 ms put) | Kubo add %.1f ms, bitswap get %.1f ms\n",
+				r.Put1MBms, r.Get1MBms, o.Repeat, r.KuboAdd1MBms, r.KuboGet1MBms)
+			if r.SmallFiles > 0 {
+				fmt.Printf("%d files of %d bytes: sealnet %.0f files/s (encrypted, stored, keys handed over, indexed in %d blocks) | Kubo add -r %.0f files/s\n",
+					r.SmallFiles, r.SmallSize, r.SmallFilesPerS, r.SmallFilesBlocks, r.KuboSmallFilesPerS)
+			}
+			fmt.Printf("load average at the start: %.2f\n", r.LoadAvg)
 			fmt.Printf("\n%6s %10s %10s %10s %10s %10s %12s\n", "MB", "put MB/s", "get MB/s", "kubo add", "kubo get", "tcp MB/s", "paper 002 s")
 			for _, s := range r.Sizes {
 				fmt.Printf("%6d %10.1f %10.1f %10.1f %10.1f %10.1f %12.2f\n", s.MB, s.Put, s.Get, s.KuboAdd, s.KuboGet, s.TCP, s.PaperSec)
@@ -185,6 +192,9 @@ func benchShareCmd(g *globals) *cobra.Command {
 	c.Flags().Float64Var(&o.TxSecs, "tx-seconds", 3, "seconds per Subfile and Querfile rate run")
 	c.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	c.Flags().BoolVar(&o.GiB, "gib", false, "also move a 1 GB file and report peak memory")
+	c.Flags().IntVar(&o.Repeat, "repeat", 7, "1 MB puts and gets whose medians are reported")
+	c.Flags().IntVar(&o.SmallFiles, "small-files", 10000, "small files put at once (0: none)")
+	c.Flags().IntVar(&o.SmallSize, "small-size", 4096, "bytes per small file")
 	return c
 }
 
