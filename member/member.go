@@ -180,13 +180,13 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	// both certificates at once
 	var owner *identity.Member
 	var ownerErr error
-	fetched := make(chan struct{})
+	certsDone := make(chan struct{})
 	go func() {
 		owner, ownerErr = certificate(ctx, c, channel, e.Creator)
-		close(fetched)
+		close(certsDone)
 	}()
 	custodian, err := certificate(ctx, c, channel, e.Custodian)
-	<-fetched
+	<-certsDone
 	if err != nil {
 		return nil, fmt.Errorf("custodian: %w", err)
 	}
@@ -231,6 +231,34 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 		}
 		return nil
 	}
+	// The ciphertext is fetched while the key is asked for: it is no
+	// secret between the channel's nodes, and the fetch (which the node
+	// streams from the custodian's node) starts a few ms earlier. It is
+	// read only once the key is granted, and dropped otherwise.
+	fctx, cancelFetch := context.WithCancel(ctx)
+	defer cancelFetch()
+	type fetched struct {
+		body io.ReadCloser
+		err  error
+	}
+	prefetch := make(chan fetched, 1)
+	go func() {
+		b, err := c.StoreGet(fctx, channel, e.HashAddress, e.Custodian)
+		prefetch <- fetched{b, err}
+	}()
+	taken := false
+	take := func() fetched {
+		taken = true
+		return <-prefetch
+	}
+	defer func() {
+		if !taken {
+			cancelFetch()
+			if f := take(); f.body != nil {
+				f.body.Close()
+			}
+		}
+	}()
 	sealedAns, err := c.RelayKeyRequest(ctx, channel, e.Custodian, sealed)
 	if err != nil {
 		if rerr := waitRecord(); rerr != nil {
@@ -251,10 +279,11 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	}
 	var key seal.DataKey
 	copy(key[:], ans.Key)
-	body, err := c.StoreGet(ctx, channel, e.HashAddress, e.Custodian)
-	if err != nil {
-		return res, fmt.Errorf("fetch ciphertext: %w", err)
+	f := take()
+	if f.err != nil {
+		return res, fmt.Errorf("fetch ciphertext: %w", f.err)
 	}
+	body := f.body
 	defer body.Close()
 	dec, err := seal.Decrypt(body, key, owner)
 	if err != nil {
