@@ -11,6 +11,7 @@ import (
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
+	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/txerr"
 )
 
@@ -96,8 +97,19 @@ func (s *Server) dataKeyBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	out := apiclient.DataKeysResponse{Results: make([]apiclient.ItemResult, len(req.Keys))}
 	caller := CallerOf(r.Context())
-	for i, k := range req.Keys {
-		out.Results[i] = itemResult(s.putKey(r.PathValue("ch"), k, caller))
+	put := func(i int) { out.Results[i] = itemResult(s.putKey(r.PathValue("ch"), req.Keys[i], caller)) }
+	// keys of distinct objects are sealed and written on every core; a
+	// batch naming an object twice goes in order, so the last key stays
+	seen := make(map[string]bool, len(req.Keys))
+	for _, k := range req.Keys {
+		seen[k.CID] = true
+	}
+	if len(seen) == len(req.Keys) {
+		ledger.Parallel(len(req.Keys), put)
+	} else {
+		for i := range req.Keys {
+			put(i)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

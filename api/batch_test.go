@@ -26,9 +26,11 @@ func TestStoreAndDepositBatches(t *testing.T) {
 	alice := tn.enroll(t, "alice", identity.RoleClient)
 	ac := tn.client(t, alice)
 
-	big := make([]byte, 600<<10) // three leaves and a root
+	big := make([]byte, 600<<10) // three leaves and a root, imported aside
 	rand.NewChaCha8([32]byte{1}).Read(big)
-	objects := [][]byte{[]byte("one"), big, {}, []byte("two")}
+	bigger := make([]byte, 3<<19) // past the size imported aside: streamed
+	rand.NewChaCha8([32]byte{2}).Read(bigger)
+	objects := [][]byte{[]byte("one"), big, {}, bigger, []byte("two")}
 	stored, err := ac.StoreBatch(ctx, "default", len(objects), func(i int, w io.Writer) error {
 		_, err := w.Write(objects[i])
 		return err
@@ -55,7 +57,7 @@ func TestStoreAndDepositBatches(t *testing.T) {
 		}
 	}
 
-	admins := stored[3].CID
+	admins := stored[4].CID
 	if err := tn.c.PutDataKey(ctx, "default", admins, bytes.Repeat([]byte{7}, 32)); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"path/filepath"
+	"runtime"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -62,29 +65,77 @@ func (s *Shared) Put(ctx context.Context, channel string, r io.Reader) (cid.Cid,
 // PutAll stores several objects for channel, each read from what next
 // returns until it returns io.EOF, tags their blocks and makes them
 // durable together: one sync for a batch of small objects instead of one
-// each. It returns the objects' CIDs in order; on an error, those stored
-// before it.
+// each. Objects up to smallObject bytes are read whole and imported on
+// every core while the next ones are read; larger ones stream in order.
+// It returns the objects' CIDs in order, or the first error.
 func (s *Shared) PutAll(ctx context.Context, channel string, next func() (io.Reader, error)) ([]cid.Cid, error) {
-	var roots, written []cid.Cid
-	for {
-		r, err := next()
-		if err == io.EOF {
+	var (
+		mu      sync.Mutex
+		roots   []cid.Cid
+		written []cid.Cid
+		failed  error
+	)
+	done := func(i int, c cid.Cid, w []cid.Cid, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && failed == nil {
+			failed = err
+		}
+		roots[i], written = c, append(written, w...)
+	}
+	type object struct {
+		i    int
+		data []byte
+	}
+	small := make(chan object)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range small {
+				c, w, err := s.add(ctx, bytes.NewReader(o.data), AddOptions{})
+				done(o.i, c, w, err)
+			}
+		}()
+	}
+	var err error
+	for i := 0; ; i++ {
+		var r io.Reader
+		if r, err = next(); err != nil {
 			break
 		}
-		if err != nil {
-			return roots, err
+		mu.Lock()
+		roots = append(roots, cid.Undef)
+		mu.Unlock()
+		var head []byte
+		if head, err = io.ReadAll(io.LimitReader(r, smallObject+1)); err != nil {
+			break
 		}
-		c, w, err := s.add(ctx, r, AddOptions{})
-		if err != nil {
-			return roots, err
+		if len(head) <= smallObject {
+			small <- object{i, head}
+			continue
 		}
-		roots, written = append(roots, c), append(written, w...)
+		c, w, aerr := s.add(ctx, io.MultiReader(bytes.NewReader(head), r), AddOptions{})
+		done(i, c, w, aerr)
+	}
+	close(small)
+	wg.Wait()
+	if err != io.EOF {
+		return nil, err
+	}
+	if failed != nil {
+		return nil, failed
 	}
 	if err := s.syncBlocks(written); err != nil {
 		return nil, err
 	}
 	return roots, s.Tags.tag(written, channel)
 }
+
+// smallObject is the most PutAll reads into memory to import on another
+// core.
+const smallObject = 1 << 20
 
 // Fetch makes sure the DAG at c is local, asking connected member nodes
 // over bitswap.
