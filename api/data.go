@@ -17,8 +17,10 @@ import (
 
 func (s *Server) routeData() {
 	s.handle("POST", "/v1/channels/{ch}/store", Writer, s.storePut)
+	s.handle("POST", "/v1/channels/{ch}/store/batch", Writer, s.storeBatch)
 	s.handle("GET", "/v1/channels/{ch}/store/{cid}", Reader, s.storeGet)
 	s.handle("POST", "/v1/channels/{ch}/datakeys", Writer, s.dataKeyPut)           // the key's owner only (Share.PutKey)
+	s.handle("POST", "/v1/channels/{ch}/datakeys/batch", Writer, s.dataKeyBatch)   // each key as dataKeyPut
 	s.handle("DELETE", "/v1/channels/{ch}/datakeys/{cid}", Writer, s.dataKeyShred) // its owner or an admin (Share.Shred)
 	s.handle("POST", "/v1/channels/{ch}/keyrequests", Writer, s.keyRequest)
 	s.handle("GET", "/v1/keyrequests", Admin, s.pending)
@@ -180,12 +182,7 @@ func (s *Server) dataKeyPut(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, err := cid.Decode(req.CID)
-	if err != nil {
-		writeErr(w, txerr.New(txerr.BadArgs, "cid: %v", err))
-		return
-	}
-	if err := s.cust.PutKey(r.PathValue("ch"), c, req.Key, CallerOf(r.Context())); err != nil {
+	if err := s.putKey(r.PathValue("ch"), *req, CallerOf(r.Context())); err != nil {
 		writeErr(w, err)
 		return
 	}

@@ -189,6 +189,57 @@ func TestHostileRequests(t *testing.T) {
 			b, _ := json.Marshal(apiclient.DataKeyRequest{CID: owned, Key: bytes.Repeat([]byte{1}, 32)})
 			return hostile{"client replaces the admin's data key", ac, "POST", "/v1/channels/default/datakeys", b, 403, txerr.RoleDenied}
 		},
+		func(i int) hostile { // one past the count bound, refused before any item is looked at
+			many := make([][]byte, apiclient.MaxBatchTxs+1)
+			for j := range many {
+				many[j] = []byte{byte(j)}
+			}
+			return hostile{"oversized batch (count)", ac, "POST", txs + "/batch", batch(many), 400, txerr.Oversized}
+		},
+		func(i int) hostile { // past the byte bound in five items
+			item := bytes.Repeat([]byte{0xa5}, apiclient.MaxBatchBytes/5+1)
+			return hostile{"oversized batch (bytes)", ac, "POST", txs + "/batch", batch([][]byte{item, item, item, item, item}), 400, txerr.Oversized}
+		},
+		func(i int) hostile {
+			return hostile{"empty batch", ac, "POST", txs + "/batch", batch(nil), 400, txerr.BadArgs}
+		},
+		func(i int) hostile {
+			return hostile{"auditor submits a batch", auditor, "POST", txs + "/batch", batch([][]byte{sign(alice, "default", index.Name, "subfile", args(i), time.Now())}), 403, txerr.RoleDenied}
+		},
+		func(i int) hostile {
+			return hostile{"batch for an unknown channel", ac, "POST", "/v1/channels/quality/txs/batch", batch([][]byte{sign(alice, "quality", index.Name, "subfile", args(i), time.Now())}), 404, txerr.WrongChannel}
+		},
+	}
+	// a batch mixing legitimate transactions with hostile ones: each item
+	// gets the status and code its single submit would have had, and only
+	// the legitimate ones commit
+	mixed := func(i int) (txs [][]byte, want []item) {
+		good := sign(alice, "default", index.Name, "subfile", args(i), time.Now())
+		p := spent.Payload
+		p.Args, p.Timestamp = canon.MustMarshal(args(i)), time.Now().UnixNano()
+		replayed, _ := envelope.Sign(p, alice.Key)
+		forged := sign(alice, "default", index.Name, "subfile", args(i), time.Now())
+		forged[len(forged)-64+rand.IntN(32)] ^= 1 << rand.IntN(8)
+		junk := make([]byte, 1+rand.IntN(300))
+		for j := range junk {
+			junk[j] = byte(rand.UintN(256))
+		}
+		add := func(tx []byte, status int, code txerr.Code) {
+			txs, want = append(txs, tx), append(want, item{status, code})
+		}
+		add(good, 200, txerr.OK)
+		add(forged, 401, txerr.BadSignature)
+		add(replayed, 409, txerr.Replay)
+		add(sign(alice, "default", index.Name, "subfile", args(i), time.Now().Add(-10*time.Minute)), 400, txerr.StaleTimestamp)
+		add(sign(rob, "default", index.Name, "subfile", args(i), time.Now()), 401, txerr.RevokedCert)
+		add(sign(mallory, "default", index.Name, "subfile", args(i), time.Now()), 401, txerr.UnknownCert)
+		add(sign(alice, "quality", index.Name, "subfile", args(i), time.Now()), 400, txerr.WrongChannel)
+		add(sign(alice, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: mallory.CertDER}, time.Now()), 403, txerr.RoleDenied)
+		add(junk, 400, txerr.Malformed)
+		add(sign(alice, "default", index.Name, "subfile", args(i+1), time.Now()), 200, txerr.OK)
+		add(good, 200, txerr.OK) // the same bytes again: answered with the first one's result
+		rand.Shuffle(len(txs), func(a, b int) { txs[a], txs[b], want[a], want[b] = txs[b], txs[a], want[b], want[a] })
+		return txs, want
 	}
 
 	n := *hostileN
@@ -216,6 +267,27 @@ func TestHostileRequests(t *testing.T) {
 					r, err := ac.SubmitRaw(ctx, "default", committed.Envelope.Raw)
 					ok := err == nil && r.TxID == first.TxID && r.Height == first.Height
 					results <- outcome{"resubmitted committed bytes", ok, fmt.Sprint(r, err)}
+				case i%25 == 18: // a batch mixing legitimate and hostile transactions
+					batchTxs, want := mixed(i)
+					r, err := ac.SubmitBatch(ctx, "default", batchTxs)
+					o := outcome{kind: "batch mixing legitimate and hostile items", expected: err == nil}
+					if err != nil {
+						o.detail = err.Error()
+					}
+					for j := 0; err == nil && j < len(want); j++ {
+						got := r.Results[j]
+						if got.Status != want[j].status || txerr.Code(got.Code) != want[j].code || got.TxID != envelope.IDOf(batchTxs[j]).String() ||
+							(got.Status != 200) != (got.Error != "") {
+							o.expected = false
+							o.detail = fmt.Sprintf("item %d: got HTTP %d %s (%s), want HTTP %d %s", j, got.Status, txerr.Code(got.Code), got.Error, want[j].status, want[j].code)
+						}
+						if got.Status == 200 {
+							legitMu.Lock()
+							legit[got.TxID] = true
+							legitMu.Unlock()
+						}
+					}
+					results <- o
 				case i%25 == 6: // a TLS handshake cut short
 					results <- outcome{"truncated TLS handshake", truncatedHandshake(tn.url, rand.IntN(200)) == nil, ""}
 				case i%1000 == 999: // a body above the API's limit
@@ -287,6 +359,18 @@ func TestHostileRequests(t *testing.T) {
 		}
 		prev = b
 	}
+}
+
+// item is the status and code one item of a batch must get.
+type item struct {
+	status int
+	code   txerr.Code
+}
+
+// batch is the body of a batch submit.
+func batch(txs [][]byte) []byte {
+	b, _ := json.Marshal(apiclient.BatchRequest{Txs: txs})
+	return b
 }
 
 // setup reports whether id is one of the test's own setup calls (the

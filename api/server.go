@@ -116,6 +116,7 @@ func (s *Server) register() {
 	s.handle("GET", "/v1/channels", Reader, s.status)
 	s.handle("POST", "/v1/channels", Admin, s.channel)
 	s.handle("POST", "/v1/channels/{ch}/txs", Writer, s.submit)
+	s.handle("POST", "/v1/channels/{ch}/txs/batch", Writer, s.submitBatch)
 	s.handle("GET", "/v1/channels/{ch}/txs/{id}", Reader, s.tx)
 	s.handle("GET", "/v1/channels/{ch}/blocks/{h}", Reader, s.block)
 	s.handle("POST", "/v1/channels/{ch}/query/{contract}/{method}", Reader, s.query)
@@ -163,28 +164,33 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// writeErr maps an error to its HTTP status and transaction code.
+// writeErr writes an error with its HTTP status and transaction code.
 func writeErr(w http.ResponseWriter, err error) {
+	status, code := statusOf(err)
+	writeJSON(w, status, apiclient.ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
+}
+
+// statusOf maps an error to its HTTP status and transaction code.
+func statusOf(err error) (int, txerr.Code) {
 	code := txerr.CodeOf(err)
 	var unk node.ErrUnknownChannel
-	status := http.StatusBadRequest
 	switch {
 	case errors.As(err, &unk):
-		code, status = txerr.WrongChannel, http.StatusNotFound
+		return http.StatusNotFound, txerr.WrongChannel
 	case code == txerr.NotFound:
-		status = http.StatusNotFound
+		return http.StatusNotFound, code
 	case code == txerr.Unavailable || errors.Is(err, context.DeadlineExceeded):
-		code, status = txerr.Unavailable, http.StatusServiceUnavailable
+		return http.StatusServiceUnavailable, txerr.Unavailable
 	case code == txerr.Internal:
-		status = http.StatusInternalServerError
+		return http.StatusInternalServerError, code
 	case code == txerr.BadSignature || code == txerr.UnknownCert || code == txerr.ExpiredCert || code == txerr.RevokedCert:
-		status = http.StatusUnauthorized
+		return http.StatusUnauthorized, code
 	case code == txerr.RoleDenied:
-		status = http.StatusForbidden
+		return http.StatusForbidden, code
 	case code == txerr.Replay || code == txerr.Duplicate:
-		status = http.StatusConflict
+		return http.StatusConflict, code
 	}
-	writeJSON(w, status, apiclient.ErrorResponse{Code: uint32(code), CodeName: code.String(), Error: err.Error()})
+	return http.StatusBadRequest, code
 }
 
 func readJSON(r *http.Request, v any) error {
@@ -291,13 +297,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	timeout := SubmitTimeout
-	if t := r.URL.Query().Get("timeout"); t != "" {
-		if d, err := time.ParseDuration(t); err == nil && d > 0 && d <= 5*time.Minute {
-			timeout = d
-		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	ctx, cancel := submitContext(r)
 	defer cancel()
 	start := time.Now()
 	res, err := c.Submit(ctx, req.Tx)
@@ -313,6 +313,18 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusUnprocessableEntity
 	}
 	writeJSON(w, status, txResponse(res))
+}
+
+// submitContext bounds a submit's wait for its block: ?timeout= (a Go
+// duration up to 5m), else SubmitTimeout.
+func submitContext(r *http.Request) (context.Context, context.CancelFunc) {
+	timeout := SubmitTimeout
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if d, err := time.ParseDuration(t); err == nil && d > 0 && d <= 5*time.Minute {
+			timeout = d
+		}
+	}
+	return context.WithTimeout(r.Context(), timeout)
 }
 
 func txResponse(r *ledger.TxResult) apiclient.TxResponse {

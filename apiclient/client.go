@@ -48,6 +48,9 @@ func New(addr string, id *identity.Identity, root *x509.Certificate) (*Client, e
 	// large buffers: ciphertext streams through this client
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.WriteBufferSize, tr.ReadBufferSize = 256<<10, 256<<10
+	// concurrent callers keep their connections: with the default of two
+	// idle ones, every further request would pay a new TLS handshake
+	tr.MaxIdleConnsPerHost = 64
 	tr.TLSClientConfig = ClientTLS(id, root)
 	return &Client{Base: strings.TrimRight(addr, "/"), HTTP: &http.Client{Transport: tr}, Member: id.Member}, nil
 }

@@ -24,11 +24,14 @@ import (
 
 // ShareOptions shape the share benchmark.
 type ShareOptions struct {
-	SizesMB  []int     // file sizes; the paper's Figure 7 uses 1, 5, 10, 50 and 100
-	Kubo     string    // path of the reference Kubo binary ("" skips the Kubo baseline)
-	TxSecs   float64   // seconds per Subfile and Querfile throughput run
-	GiB      bool      // also move a 1 GB file and report the process's peak memory
-	Progress io.Writer // progress lines (nil for none)
+	SizesMB    []int     // file sizes; the paper's Figure 7 uses 1, 5, 10, 50 and 100
+	Kubo       string    // path of the reference Kubo binary ("" skips the Kubo baseline)
+	TxSecs     float64   // seconds per Subfile and Querfile throughput run
+	GiB        bool      // also move a 1 GB file and report the process's peak memory
+	Repeat     int       // 1 MB puts and gets whose median is put_1mb_ms and get_1mb_ms (0: 7)
+	SmallFiles int       // files of the small-file run (0: none)
+	SmallSize  int       // bytes per small file (0: 4096)
+	Progress   io.Writer // progress lines (nil for none)
 }
 
 // SizeResult is one file size's figures, in MB/s (10^6 bytes per second).
@@ -46,20 +49,34 @@ type SizeResult struct {
 
 // ShareResult is the whole run.
 type ShareResult struct {
-	Sizes        []SizeResult `json:"sizes"`
-	SubfileTPS   float64      `json:"subfile_tps"`
-	QuerfileTPS  float64      `json:"querfile_tps"`
-	Put100       float64      `json:"put_100mb_mbps"`
-	Get100       float64      `json:"get_100mb_mbps"`
-	KuboAdd100   float64      `json:"kubo_add_100mb_mbps"`
-	KuboGet100   float64      `json:"kubo_get_100mb_mbps"`
-	TCP100       float64      `json:"tcp_100mb_mbps"`
-	PeakRSSMB1GB float64      `json:"peak_rss_mb_1gb,omitempty"` // whole process (both nodes and the client) while moving 1 GB
-	RSSBeforeMB  float64      `json:"rss_before_1gb_mb,omitempty"`
-	Put1GB       float64      `json:"put_1gb_mbps,omitempty"`
-	Get1GB       float64      `json:"get_1gb_mbps,omitempty"`
-	KuboVersion  string       `json:"kubo_version,omitempty"`
-	KuboSkipped  string       `json:"kubo_skipped,omitempty"`
+	// latency of one 1 MB object (the median of Repeat), and Kubo's add and
+	// bitswap get of the same bytes
+	Put1MBms     float64 `json:"put_1mb_ms"`
+	Get1MBms     float64 `json:"get_1mb_ms"`
+	KuboAdd1MBms float64 `json:"kubo_add_1mb_ms,omitempty"`
+	KuboGet1MBms float64 `json:"kubo_get_1mb_ms,omitempty"`
+	// many small files put at once (member.PutMany: encrypted, stored,
+	// keys handed over, indexed) and 'ipfs add -r' of the same directory
+	SmallFiles         int          `json:"small_files,omitempty"`
+	SmallSize          int          `json:"small_file_bytes,omitempty"`
+	SmallFilesPerS     float64      `json:"small_files_per_s"`
+	KuboSmallFilesPerS float64      `json:"kubo_small_files_per_s"`
+	SmallFilesBlocks   int64        `json:"small_files_blocks,omitempty"` // chain blocks their entries took
+	LoadAvg            float64      `json:"loadavg_1m"`                   // the machine's at the start
+	Sizes              []SizeResult `json:"sizes"`
+	SubfileTPS         float64      `json:"subfile_tps"`
+	QuerfileTPS        float64      `json:"querfile_tps"`
+	Put100             float64      `json:"put_100mb_mbps"`
+	Get100             float64      `json:"get_100mb_mbps"`
+	KuboAdd100         float64      `json:"kubo_add_100mb_mbps"`
+	KuboGet100         float64      `json:"kubo_get_100mb_mbps"`
+	TCP100             float64      `json:"tcp_100mb_mbps"`
+	PeakRSSMB1GB       float64      `json:"peak_rss_mb_1gb,omitempty"` // whole process (both nodes and the client) while moving 1 GB
+	RSSBeforeMB        float64      `json:"rss_before_1gb_mb,omitempty"`
+	Put1GB             float64      `json:"put_1gb_mbps,omitempty"`
+	Get1GB             float64      `json:"get_1gb_mbps,omitempty"`
+	KuboVersion        string       `json:"kubo_version,omitempty"`
+	KuboSkipped        string       `json:"kubo_skipped,omitempty"`
 }
 
 var paperUpload = map[int]float64{1: 0.11, 5: 0.26, 10: 0.95, 50: 10.55, 100: 25.34}
@@ -87,7 +104,7 @@ func Share(ctx context.Context, o ShareOptions) (*ShareResult, error) {
 	defer c.Close()
 	owner, requester := c.Orgs[0], c.Orgs[1]
 	var kubo *kuboPair
-	res := &ShareResult{}
+	res := &ShareResult{LoadAvg: loadAvg()}
 	if o.Kubo != "" {
 		o.progress("starting two Kubo daemons")
 		if kubo, err = startKuboPair(ctx, o.Kubo, filepath.Join(dir, "kubo")); err != nil {
@@ -97,6 +114,19 @@ func Share(ctx context.Context, o ShareOptions) (*ShareResult, error) {
 		res.KuboVersion = kubo.version
 	} else {
 		res.KuboSkipped = "no Kubo binary given"
+	}
+	// the first transaction after start waits for the validators to
+	// reach each other; it is not what a put costs
+	if _, err := member.Put(ctx, owner.API, owner.Admin, "default", strings.NewReader("warm-up"), member.Meta{Keywords: []string{"warm-up"}}, nil); err != nil {
+		return nil, fmt.Errorf("warm-up put: %w", err)
+	}
+	if err := res.latency(ctx, o, dir, owner, requester, kubo); err != nil {
+		return nil, err
+	}
+	if o.SmallFiles > 0 {
+		if err := res.smallFiles(ctx, o, dir, owner, kubo); err != nil {
+			return nil, err
+		}
 	}
 	for i, mb := range o.SizesMB {
 		path := filepath.Join(dir, fmt.Sprintf("data-%d", i))
@@ -404,21 +434,27 @@ func startKuboPair(ctx context.Context, bin, dir string) (*kuboPair, error) {
 	return k, nil
 }
 
-// transfer adds the file on daemon 0 and gets it on daemon 1.
+// transfer adds the file on daemon 0 and gets it on daemon 1, in MB/s.
 func (k *kuboPair) transfer(ctx context.Context, path string, n int64) (add, get float64, err error) {
+	a, g, err := k.timed(ctx, path, n)
+	return mbps(n, a), mbps(n, g), err
+}
+
+// timed adds the file on daemon 0 and gets it on daemon 1.
+func (k *kuboPair) timed(ctx context.Context, path string, n int64) (add, get time.Duration, err error) {
 	t0 := time.Now()
 	cid, err := k.ipfs(ctx, 0, "add", "-Q", "--cid-version", "1", "--raw-leaves", "--chunker", "size-262144", path)
 	if err != nil {
 		return 0, 0, err
 	}
-	add = mbps(n, time.Since(t0))
+	add = time.Since(t0)
 	out := path + ".kubo"
 	defer os.Remove(out)
 	t0 = time.Now()
 	if _, err := k.ipfs(ctx, 1, "get", "-o", out, cid); err != nil {
 		return 0, 0, err
 	}
-	get = mbps(n, time.Since(t0))
+	get = time.Since(t0)
 	if fi, err := os.Stat(out); err != nil || fi.Size() != n {
 		return 0, 0, fmt.Errorf("kubo get of %s: wrong size", cid)
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -141,10 +142,27 @@ func (d *Daemon) serve(c node.APIConfig) error {
 	if d.ops, err = net.Listen("tcp", c.OpsListen); err != nil {
 		return fmt.Errorf("api ops listen: %w", err)
 	}
-	ops := &http.Server{Handler: d.Server.Ops(), ReadHeaderTimeout: 10 * time.Second}
+	handler := d.Server.Ops()
+	if c.OpsPprof {
+		handler = withPprof(handler)
+	}
+	ops := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go func() { d.fail(ops.Serve(d.ops)) }()
 	d.closers = append(d.closers, ops.Close)
 	return nil
+}
+
+// withPprof adds Go's profiler under /debug/pprof/ to the operations
+// handler h (api.ops_pprof).
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // APIAddr is the address the API listens on.

@@ -75,7 +75,21 @@ func newChain(t testing.TB) *chainT {
 }
 
 func newChainFrom(t testing.TB, ca *identity.CA, admin *identity.Identity) *chainT {
-	c := &chainT{t: t, db: dbm.NewMemDB(), now: genesisTime, ca: ca, admin: admin}
+	return newChainFromOn(t, ca, admin, dbm.NewMemDB())
+}
+
+// newChainOn is newChain on the database db.
+func newChainOn(t testing.TB, db dbm.DB) *chainT {
+	t.Helper()
+	ca, err := identity.NewCA("org1", genesisTime.Add(-time.Hour), 10*365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newChainFromOn(t, ca, member(t, ca, "admin", identity.RoleAdmin, genesisTime.Add(-time.Hour), 365*24*time.Hour), db)
+}
+
+func newChainFromOn(t testing.TB, ca *identity.CA, admin *identity.Identity, db dbm.DB) *chainT {
+	c := &chainT{t: t, db: db, now: genesisTime, ca: ca, admin: admin}
 	c.open()
 	st := DefaultAppState("default")
 	st.Registry = registry.Genesis{

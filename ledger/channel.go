@@ -86,6 +86,26 @@ func (c *Channel) Submit(ctx context.Context, raw []byte) (*TxResult, error) {
 		return nil, err
 	}
 	r, err := c.Host.Submit(ctx, raw)
+	return c.committedDuplicate(raw, r, err)
+}
+
+// SubmitMany submits a batch (see Host.SubmitMany): every transaction is
+// checked exactly as by Submit, the signatures on all cores at once, and
+// each outcome is what Submit would have returned for it.
+func (c *Channel) SubmitMany(ctx context.Context, txs [][]byte) []Submitted {
+	out := c.Host.SubmitMany(ctx, txs, func(raw []byte) error {
+		_, err := c.App.PreVerify(raw)
+		return err
+	})
+	for i := range out {
+		out[i].Result, out[i].Err = c.committedDuplicate(txs[i], out[i].Result, out[i].Err)
+	}
+	return out
+}
+
+// committedDuplicate turns the mempool's refusal of a transaction already
+// committed into its recorded result.
+func (c *Channel) committedDuplicate(raw []byte, r *TxResult, err error) (*TxResult, error) {
 	if txerr.CodeOf(err) == txerr.Duplicate {
 		if done, lerr := c.App.TxResult(envelope.IDOf(raw)); lerr == nil {
 			return done, nil

@@ -66,10 +66,14 @@ func (c *counter) Read(p []byte) (int, error) {
 // node's store, hands the fresh data key to the node as custodian, and
 // records the entry with Subfile.
 func Put(ctx context.Context, c *apiclient.Client, id *identity.Identity, channel string, r io.Reader, meta Meta, tell Progress) (*PutResult, error) {
-	st, err := c.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// the custodian's fingerprint is asked for while the data uploads
+	var st *apiclient.Status
+	var stErr error
+	asked := make(chan struct{})
+	go func() {
+		st, stErr = c.Status(ctx)
+		close(asked)
+	}()
 	key, err := seal.NewDataKey()
 	if err != nil {
 		return nil, err
@@ -89,8 +93,12 @@ func Put(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	}()
 	stored, err := c.StorePut(ctx, channel, pr)
 	pr.CloseWithError(errors.New("upload ended"))
+	<-asked
 	if err != nil {
 		return nil, fmt.Errorf("store ciphertext: %w", err)
+	}
+	if stErr != nil {
+		return nil, stErr
 	}
 	if err := c.PutDataKey(ctx, channel, stored.CID, key[:]); err != nil {
 		return nil, fmt.Errorf("hand the data key to the custodian: %w", err)
@@ -172,13 +180,21 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	if e.Custodian == "" {
 		return nil, fmt.Errorf("entry %s names no custodian: it indexes data stored outside sealnet", txNumber)
 	}
+	// both certificates at once
+	var owner *identity.Member
+	var ownerErr error
+	certsDone := make(chan struct{})
+	go func() {
+		owner, ownerErr = certificate(ctx, c, channel, e.Creator)
+		close(certsDone)
+	}()
 	custodian, err := certificate(ctx, c, channel, e.Custodian)
+	<-certsDone
 	if err != nil {
 		return nil, fmt.Errorf("custodian: %w", err)
 	}
-	owner, err := certificate(ctx, c, channel, e.Creator)
-	if err != nil {
-		return nil, fmt.Errorf("owner: %w", err)
+	if ownerErr != nil {
+		return nil, fmt.Errorf("owner: %w", ownerErr)
 	}
 	txb, err := hex.DecodeString(txNumber)
 	if err != nil || len(txb) != 32 {
@@ -218,6 +234,34 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 		}
 		return nil
 	}
+	// The ciphertext is fetched while the key is asked for: it is no
+	// secret between the channel's nodes, and the fetch (which the node
+	// streams from the custodian's node) starts a few ms earlier. It is
+	// read only once the key is granted, and dropped otherwise.
+	fctx, cancelFetch := context.WithCancel(ctx)
+	defer cancelFetch()
+	type fetched struct {
+		body io.ReadCloser
+		err  error
+	}
+	prefetch := make(chan fetched, 1)
+	go func() {
+		b, err := c.StoreGet(fctx, channel, e.HashAddress, e.Custodian)
+		prefetch <- fetched{b, err}
+	}()
+	taken := false
+	take := func() fetched {
+		taken = true
+		return <-prefetch
+	}
+	defer func() {
+		if !taken {
+			cancelFetch()
+			if f := take(); f.body != nil {
+				f.body.Close()
+			}
+		}
+	}()
 	sealedAns, err := c.RelayKeyRequest(ctx, channel, e.Custodian, sealed)
 	if err != nil {
 		if rerr := waitRecord(); rerr != nil {
@@ -238,10 +282,11 @@ func Get(ctx context.Context, c *apiclient.Client, id *identity.Identity, channe
 	}
 	var key seal.DataKey
 	copy(key[:], ans.Key)
-	body, err := c.StoreGet(ctx, channel, e.HashAddress, e.Custodian)
-	if err != nil {
-		return res, fmt.Errorf("fetch ciphertext: %w", err)
+	f := take()
+	if f.err != nil {
+		return res, fmt.Errorf("fetch ciphertext: %w", f.err)
 	}
+	body := f.body
 	defer body.Close()
 	dec, err := seal.Decrypt(body, key, owner)
 	if err != nil {

@@ -48,6 +48,9 @@ type APIConfig struct {
 	// OpsListen serves /healthz and /metrics without authentication;
 	// keep it on loopback (or a monitoring network). Empty: off.
 	OpsListen string `toml:"ops_listen"`
+	// OpsPprof also serves Go's profiler (/debug/pprof/) on OpsListen, to
+	// see where a node's time goes under load. Off by default.
+	OpsPprof bool `toml:"ops_pprof,omitempty"`
 }
 
 // LogConfig is the logging section.

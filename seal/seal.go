@@ -19,7 +19,10 @@
 package seal
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -83,8 +86,23 @@ func m1Tail(owner identity.Fingerprint, t1 int64, size uint64) []byte {
 	return binary.BigEndian.AppendUint64(b, size)
 }
 
+// headerLen is the stream header: its length byte, the HKDF salt and the
+// segments' nonce prefix.
+const headerLen = 1 + KeySize + noncePrefixLen
+
+const (
+	noncePrefixLen = 7
+	tagLen         = 16
+	// firstSegment is the most plaintext the first ciphertext segment
+	// holds: a stream whose data and trailer fit in it is one segment.
+	firstSegment = segmentSize - tagLen - headerLen
+)
+
 type writer struct {
-	enc   io.WriteCloser
+	dst   io.Writer
+	key   DataKey
+	small []byte         // the plaintext so far, while it fits in one segment
+	enc   io.WriteCloser // Tink's writer, once it does not
 	h     hash.Hash
 	n     uint64
 	owner *identity.Identity
@@ -93,21 +111,45 @@ type writer struct {
 
 // Encrypt returns a writer that signs and encrypts what is written to it
 // into dst; Close writes the signed trailer and flushes the last segment.
+//
+// An object whose plaintext fits in the first segment (data up to about
+// 1 MiB) is kept and encrypted by Close as that one segment, in Tink's
+// format, which Tink's reader decrypts; this spares a small object Tink's
+// writer and its two 1 MiB segment buffers. A larger one streams through
+// Tink's writer in constant memory.
 func Encrypt(dst io.Writer, key DataKey, owner *identity.Identity, t1 time.Time) (io.WriteCloser, error) {
-	p, err := primitive(key)
-	if err != nil {
+	if _, err := primitive(key); err != nil {
 		return nil, err
 	}
-	enc, err := p.NewEncryptingWriter(dst, aad)
-	if err != nil {
-		return nil, err
-	}
-	return &writer{enc: enc, h: newM1(), owner: owner, t1: t1}, nil
+	return &writer{dst: dst, key: key, h: newM1(), owner: owner, t1: t1}, nil
 }
 
 func (w *writer) Write(b []byte) (int, error) {
 	w.h.Write(b)
 	w.n += uint64(len(b))
+	return w.write(b)
+}
+
+// write passes plaintext on: into the one-segment buffer while it fits,
+// else to Tink's writer.
+func (w *writer) write(b []byte) (int, error) {
+	if w.enc == nil && len(w.small)+len(b) <= firstSegment {
+		w.small = append(w.small, b...)
+		return len(b), nil
+	}
+	if w.enc == nil {
+		p, err := primitive(w.key)
+		if err != nil {
+			return 0, err
+		}
+		if w.enc, err = p.NewEncryptingWriter(w.dst, aad); err != nil {
+			return 0, err
+		}
+		if _, err := w.enc.Write(w.small); err != nil {
+			return 0, err
+		}
+		w.small = nil
+	}
 	return w.enc.Write(b)
 }
 
@@ -120,10 +162,48 @@ func (w *writer) Close() error {
 	}
 	t := make([]byte, 0, trailerLen)
 	t = append(append(append(t, magic...), tail...), sig...)
-	if _, err := w.enc.Write(t); err != nil {
+	if _, err := w.write(t); err != nil {
 		return err
 	}
-	return w.enc.Close()
+	if w.enc != nil {
+		return w.enc.Close()
+	}
+	seg, err := oneSegment(w.key, w.small)
+	if err != nil {
+		return err
+	}
+	_, err = w.dst.Write(seg)
+	return err
+}
+
+// oneSegment encrypts plaintext as a whole AES256_GCM_HKDF_1MB stream of
+// one segment, as Tink's writer would: the header (its length, a random
+// salt, a random nonce prefix), then the plaintext sealed with AES-256-GCM
+// under HKDF-SHA256(key, salt, aad) with the nonce prefix || segment 0 ||
+// last-segment flag 1.
+func oneSegment(key DataKey, plaintext []byte) ([]byte, error) {
+	out := make([]byte, headerLen, headerLen+len(plaintext)+tagLen)
+	out[0] = headerLen
+	if _, err := rand.Read(out[1:headerLen]); err != nil {
+		return nil, err
+	}
+	salt, prefix := out[1:1+KeySize], out[1+KeySize:headerLen]
+	sub, err := hkdf.Key(sha256.New, key[:], salt, string(aad), KeySize)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sub)
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	copy(nonce, prefix)
+	nonce[len(nonce)-1] = 1 // segment 0, the last
+	return gcm.Seal(out, nonce, plaintext, nil), nil
 }
 
 // Sealed is what the trailer of a decrypted object said.

@@ -55,7 +55,8 @@ func open(ct []byte, key DataKey, m *identity.Member) ([]byte, *Reader, error) {
 func TestRoundTrip(t *testing.T) {
 	o := owner(t, "bob")
 	key, _ := NewDataKey()
-	for _, n := range []int{0, 1, trailerLen, segmentSize - 100, segmentSize, 3*segmentSize + 7} {
+	one := firstSegment - trailerLen // the most data of a one-segment stream
+	for _, n := range []int{0, 1, trailerLen, one - 1, one, one + 1, segmentSize - 100, segmentSize, 3*segmentSize + 7} {
 		data := make([]byte, n)
 		rand.NewChaCha8([32]byte{byte(n)}).Read(data)
 		ct := seal(t, data, key, o)
@@ -69,6 +70,54 @@ func TestRoundTrip(t *testing.T) {
 		if info := r.Info(); info.Size != uint64(n) || info.Owner != o.Member.Fingerprint || info.T1.UnixNano() != 1_800_000_000_000_000_005 {
 			t.Fatalf("%d bytes: trailer %+v", n, info)
 		}
+	}
+}
+
+// A stream that fits in one segment, which Encrypt writes itself, is
+// Tink's format: as long as the stream Tink's writer makes of the same
+// plaintext, and Tink's reader decrypts it (which checks the derived key,
+// the nonce prefix, the segment number and the last-segment flag).
+func TestOneSegmentIsTinkFormat(t *testing.T) {
+	key, _ := NewDataKey()
+	p, err := primitive(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 4096, firstSegment - 1, firstSegment} {
+		pt := make([]byte, n)
+		rand.NewChaCha8([32]byte{byte(n), 7}).Read(pt)
+		ours, err := oneSegment(key, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var theirs bytes.Buffer
+		w, _ := p.NewEncryptingWriter(&theirs, aad)
+		w.Write(pt)
+		w.Close()
+		if len(ours) != theirs.Len() {
+			t.Errorf("%d bytes: our stream is %d bytes, Tink's %d", n, len(ours), theirs.Len())
+		}
+		r, err := p.NewDecryptingReader(bytes.NewReader(ours), aad)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%d bytes: Tink reads back %d bytes, %v", n, len(got), err)
+		}
+	}
+}
+
+// BenchmarkEncryptSmall is the cost of one small object (a 4 KiB file).
+func BenchmarkEncryptSmall(b *testing.B) {
+	o := owner(b, "bob")
+	key, _ := NewDataKey()
+	data := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, _ := Encrypt(io.Discard, key, o, time.Now())
+		w.Write(data)
+		w.Close()
 	}
 }
 

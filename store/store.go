@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/ipfs/boxo/blockservice"
 	"github.com/ipfs/boxo/blockstore"
 	chunker "github.com/ipfs/boxo/chunker"
+	"github.com/ipfs/boxo/datastore/dshelp"
 	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/ipld/unixfs/importer/balanced"
 	ihelper "github.com/ipfs/boxo/ipld/unixfs/importer/helpers"
@@ -42,10 +44,11 @@ var (
 
 // Store is an on-disk blockstore with a UnixFS importer and reader.
 type Store struct {
-	dir string
-	ds  *flatfs.Datastore
-	bs  blockstore.Blockstore
-	dag ipld.DAGService
+	dir   string
+	ds    *flatfs.Datastore
+	shard flatfs.ShardFunc
+	bs    blockstore.Blockstore
+	dag   ipld.DAGService
 }
 
 // Open opens (or creates) a store in dir.
@@ -53,19 +56,21 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	// next-to-last/2 sharding, as Kubo's flatfs. Blocks are not fsynced one
-	// by one (hundreds of fsyncs per 100 MB); Add ends with one syncfs of
-	// the store's filesystem, and a block damaged by a crash before that
-	// fails its hash check on read instead of being served.
-	ds, err := flatfs.CreateOrOpen(dir, flatfs.NextToLast(2), false)
+	// next-to-last/2 sharding, as Kubo's flatfs. Blocks are not fsynced as
+	// they are written; an import ends by making its own blocks durable
+	// (syncBlocks), and a block damaged by a crash before that fails its
+	// hash check on read instead of being served.
+	shard := flatfs.NextToLast(2)
+	ds, err := flatfs.CreateOrOpen(dir, shard, false)
 	if err != nil {
 		return nil, fmt.Errorf("open blockstore %s: %w", dir, err)
 	}
 	bs := &blockstore.ValidatingBlockstore{Blockstore: blockstore.NewBlockstoreNoPrefix(ds)}
-	return &Store{dir: dir, ds: ds, bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, nil))}, nil
+	return &Store{dir: dir, ds: ds, shard: shard.Func(), bs: bs, dag: merkledag.NewDAGService(blockservice.New(bs, nil))}, nil
 }
 
-// Sync makes everything written so far durable.
+// Sync makes everything written so far durable: one syncfs of the store's
+// filesystem.
 func (s *Store) Sync() error {
 	f, err := os.Open(s.dir)
 	if err != nil {
@@ -89,17 +94,29 @@ type AddOptions struct {
 	ChunkSize int64 // bytes per leaf; 0 for DefaultChunkSize
 }
 
-// Add imports r as a UnixFS file and returns its root CID. It reads r in
-// chunks and keeps at most one batch of blocks in memory.
+// Add imports r as a UnixFS file and returns its root CID once its blocks
+// are durable. It reads r in chunks and keeps at most one batch of blocks
+// in memory.
 func (s *Store) Add(ctx context.Context, r io.Reader, o AddOptions) (cid.Cid, error) {
+	root, written, err := s.add(ctx, r, o)
+	if err != nil {
+		return cid.Undef, err
+	}
+	return root, s.syncBlocks(written)
+}
+
+// add imports r and returns its root and the blocks it wrote, which are
+// not durable yet.
+func (s *Store) add(ctx context.Context, r io.Reader, o AddOptions) (cid.Cid, []cid.Cid, error) {
 	size := o.ChunkSize
 	if size == 0 {
 		size = DefaultChunkSize
 	}
 	if size < 1 || size > int64(chunker.ChunkSizeLimit) {
-		return cid.Undef, fmt.Errorf("chunk size %d: want 1 to %d", size, chunker.ChunkSizeLimit)
+		return cid.Undef, nil, fmt.Errorf("chunk size %d: want 1 to %d", size, chunker.ChunkSizeLimit)
 	}
-	batch := ipld.NewBufferedDAG(ctx, s.dag)
+	rec := &recorder{Blockstore: s.bs}
+	batch := ipld.NewBufferedDAG(ctx, merkledag.NewDAGService(blockservice.New(rec, nil)))
 	params := ihelper.DagBuilderParams{
 		Maxlinks:   ihelper.DefaultLinksPerBlock,
 		RawLeaves:  true,
@@ -108,19 +125,94 @@ func (s *Store) Add(ctx context.Context, r io.Reader, o AddOptions) (cid.Cid, er
 	}
 	db, err := params.New(chunker.NewSizeSplitter(r, size))
 	if err != nil {
-		return cid.Undef, err
+		return cid.Undef, nil, err
 	}
 	root, err := balanced.Layout(db)
 	if err != nil {
-		return cid.Undef, fmt.Errorf("import: %w", err)
+		return cid.Undef, nil, fmt.Errorf("import: %w", err)
 	}
 	if err := batch.Commit(); err != nil {
-		return cid.Undef, fmt.Errorf("store blocks: %w", err)
+		return cid.Undef, nil, fmt.Errorf("store blocks: %w", err)
 	}
-	if err := s.Sync(); err != nil {
-		return cid.Undef, err
+	return root.Cid(), rec.written(), nil
+}
+
+// recorder is a blockstore that remembers which blocks were written
+// through it, so that exactly those are made durable.
+type recorder struct {
+	blockstore.Blockstore
+	mu   sync.Mutex
+	cids []cid.Cid
+}
+
+func (r *recorder) Put(ctx context.Context, b blocks.Block) error {
+	r.note(b)
+	return r.Blockstore.Put(ctx, b)
+}
+
+func (r *recorder) PutMany(ctx context.Context, bs []blocks.Block) error {
+	r.note(bs...)
+	return r.Blockstore.PutMany(ctx, bs)
+}
+
+func (r *recorder) note(bs ...blocks.Block) {
+	r.mu.Lock()
+	for _, b := range bs {
+		r.cids = append(r.cids, b.Cid())
 	}
-	return root.Cid(), nil
+	r.mu.Unlock()
+}
+
+func (r *recorder) written() []cid.Cid {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cids
+}
+
+// fsyncMax is the most blocks syncBlocks flushes one by one. Flushing a
+// few files and their directories costs a millisecond or two where a
+// syncfs also waits for everything else written to the filesystem (other
+// processes' writes, CometBFT's); past a few dozen files the one syncfs is
+// cheaper than the fsyncs.
+const fsyncMax = 32
+
+// syncBlocks makes the given blocks durable: each block's file, its shard
+// directory and the store's directory (which holds new shard
+// directories), flushed in parallel; or, for many blocks, one Sync.
+func (s *Store) syncBlocks(cids []cid.Cid) error {
+	if len(cids) == 0 {
+		return nil
+	}
+	if len(cids) > fsyncMax {
+		return s.Sync()
+	}
+	paths := map[string]bool{s.dir: true}
+	for _, c := range cids {
+		name := dshelp.MultihashToDsKey(c.Hash()).String()[1:]
+		dir := filepath.Join(s.dir, s.shard(name))
+		paths[dir], paths[filepath.Join(dir, name+".data")] = true, true
+	}
+	errs := make(chan error, len(paths))
+	for p := range paths {
+		go func() { errs <- fsync(p) }()
+	}
+	var err error
+	for range paths {
+		err = errors.Join(err, <-errs)
+	}
+	if err != nil {
+		return fmt.Errorf("sync blockstore: %w", err)
+	}
+	return nil
+}
+
+func fsync(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 // Has reports whether the root block of c is stored.

@@ -104,30 +104,37 @@ func links(b blocks.Block) ([]*ipld.Link, error) {
 // not nil, the data of the raw leaves is written to it as they arrive, in
 // file order: the file itself, streamed while it is fetched.
 func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid, leaves io.Writer) error {
+	_, err := s.fetchDAG(ctx, h, p, root, leaves)
+	return err
+}
+
+// fetchDAG is FetchDAG, returning the blocks it stored.
+func (s *Store) fetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.Cid, leaves io.Writer) ([]cid.Cid, error) {
 	st, err := h.NewStream(ctx, p, DAGProtocol)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		st.SetDeadline(dl)
 	}
 	if _, err := st.Write(lpframe.AppendVarint(nil, root.Bytes())); err != nil {
-		return err
+		return nil, err
 	}
 	st.CloseWrite()
 	br := bufio.NewReaderSize(st, 256<<10)
 	status, err := br.ReadByte()
 	if err != nil {
-		return fmt.Errorf("dag stream: %w", err)
+		return nil, fmt.Errorf("dag stream: %w", err)
 	}
 	if status != 0 {
-		return fmt.Errorf("%s: %w", root, ErrRefused)
+		return nil, fmt.Errorf("%s: %w", root, ErrRefused)
 	}
 	// want counts the outstanding occurrences of each linked block
 	want := map[cid.Cid]int{root: 1}
 	pending := 1
 	var batch []blocks.Block
+	var written []cid.Cid
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -139,32 +146,33 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 	for {
 		cb, err := lpframe.ReadVarint(br, maxCIDLen)
 		if err != nil {
-			return fmt.Errorf("dag stream: CID: %w", err)
+			return nil, fmt.Errorf("dag stream: CID: %w", err)
 		}
 		if len(cb) == 0 {
 			break
 		}
 		_, c, err := cid.CidFromBytes(cb)
 		if err != nil {
-			return fmt.Errorf("dag stream: %w", err)
+			return nil, fmt.Errorf("dag stream: %w", err)
 		}
 		data, err := lpframe.ReadVarint(br, maxBlockLen)
 		if err != nil {
-			return fmt.Errorf("dag stream: block: %w", err)
+			return nil, fmt.Errorf("dag stream: block: %w", err)
 		}
 		if want[c] == 0 {
-			return fmt.Errorf("%s: %w", c, ErrUnexpected)
+			return nil, fmt.Errorf("%s: %w", c, ErrUnexpected)
 		}
 		sum, err := c.Prefix().Sum(data)
 		if err != nil || !sum.Equals(c) {
-			return fmt.Errorf("block %s: %w", c, ErrTampered)
+			return nil, fmt.Errorf("block %s: %w", c, ErrTampered)
 		}
 		want[c]--
 		pending--
+		written = append(written, c)
 		b, _ := blocks.NewBlockWithCid(data, c)
 		ls, err := links(b)
 		if err != nil {
-			return fmt.Errorf("block %s: %w", c, err)
+			return nil, fmt.Errorf("block %s: %w", c, err)
 		}
 		for _, l := range ls {
 			want[l.Cid]++
@@ -172,22 +180,22 @@ func (s *Store) FetchDAG(ctx context.Context, h host.Host, p peer.ID, root cid.C
 		}
 		if leaves != nil && c.Prefix().Codec == cid.Raw {
 			if _, err := leaves.Write(data); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if batch = append(batch, b); len(batch) == putBatch {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, err
 	}
 	if pending > 0 {
-		return fmt.Errorf("%s: %d blocks missing: %w", root, pending, ErrIncomplete)
+		return nil, fmt.Errorf("%s: %d blocks missing: %w", root, pending, ErrIncomplete)
 	}
-	return s.Sync()
+	return written, s.syncBlocks(written)
 }
 
 func readCID(r *bufio.Reader) (cid.Cid, error) {

@@ -51,6 +51,18 @@ func (s *Store) TagDAG(ctx context.Context, t *Tags, root cid.Cid, channel strin
 	return b.Write()
 }
 
+// tag tags the given blocks with channel.
+func (t *Tags) tag(cids []cid.Cid, channel string) error {
+	b := t.db.NewBatch()
+	defer b.Close()
+	for _, c := range cids {
+		if err := b.Set(tagKey(c, channel), []byte{1}); err != nil {
+			return err
+		}
+	}
+	return b.Write()
+}
+
 // Channels lists the channels a block is tagged with.
 func (t *Tags) Channels(c cid.Cid) ([]string, error) {
 	p := append(c.Bytes(), 0)

@@ -6,14 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/durable"
+	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/member"
 )
 
@@ -32,34 +37,26 @@ func longCtx() (context.Context, context.CancelFunc) {
 func dataPutCmd(g *globals) *cobra.Command {
 	var meta member.Meta
 	c := &cobra.Command{
-		Use:   "put FILE --keyword K [--keyword K2] --summary S [--type T]",
-		Short: "Sign, encrypt and store a file, keep its key with your org's node, index it on chain",
-		Args:  cobra.ExactArgs(1),
+		Use:   "put FILE|DIR... --keyword K [--keyword K2] [--summary S] [--type T]",
+		Short: "Sign, encrypt and store files, keep their keys with your org's node, index them on chain",
+		Long: `Each file gets a fresh data key, the owner's signature inside its
+encryption, and its own index entry. Several files, or the regular files
+under a directory, are put together: in batches of up to 250 files (one
+store request, one key deposit and one transaction batch each), several
+batches at once, so that their entries share as few blocks as the chain
+allows. Without --summary, each file of several is summarized by its path.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			id, cl, err := g.signerAndClient()
 			if err != nil {
 				return err
 			}
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			fi, _ := f.Stat()
 			ctx, cancel := longCtx()
 			defer cancel()
-			draw, done := progress("put", fi.Size())
-			r, err := member.Put(ctx, cl, id, g.channel, f, meta, draw)
-			done()
-			if err != nil {
-				return err
+			if fi, err := os.Stat(args[0]); len(args) == 1 && err == nil && fi.Mode().IsRegular() {
+				return putOne(ctx, g, cl, id, args[0], meta)
 			}
-			if g.json {
-				return printJSON(r)
-			}
-			fmt.Printf("stored %s\n  plaintext %d bytes, ciphertext %d bytes (what the CID addresses)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
-				r.CID, r.PlaintextSize, r.CiphertextSize, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
-			return nil
+			return putMany(ctx, g, cl, id, args, meta)
 		},
 	}
 	c.Flags().StringSliceVar(&meta.Keywords, "keyword", nil, "keyword (repeat for several)")
@@ -67,6 +64,107 @@ func dataPutCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&meta.Type, "type", "", "data type")
 	c.MarkFlagRequired("keyword")
 	return c
+}
+
+func putOne(ctx context.Context, g *globals, cl *apiclient.Client, id *identity.Identity, path string, meta member.Meta) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	draw, done := progress("put", fi.Size())
+	r, err := member.Put(ctx, cl, id, g.channel, f, meta, draw)
+	done()
+	if err != nil {
+		return err
+	}
+	if g.json {
+		return printJSON(r)
+	}
+	fmt.Printf("stored %s\n  plaintext %d bytes, ciphertext %d bytes (what the CID addresses)\n  encrypted with a fresh data key, signed by %s at %s\n  indexed: tx %s height %d, SubmitB %s\n  key held by custodian %s\n",
+		r.CID, r.PlaintextSize, r.CiphertextSize, id.Member.ID+"@"+id.Member.Org, r.T1.Format("2006-01-02T15:04:05.000Z"), r.TXNumber, r.Height, r.SubmitB, r.Custodian[:16])
+	return nil
+}
+
+// putFile is one line of a multi-file put's result.
+type putFile struct {
+	Name string `json:"name"`
+	*member.PutResult
+}
+
+func putMany(ctx context.Context, g *globals, cl *apiclient.Client, id *identity.Identity, args []string, meta member.Meta) error {
+	files, total, err := collectFiles(args, meta)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no regular files in %s", strings.Join(args, " "))
+	}
+	start := time.Now()
+	draw, done := filesProgress("put", len(files), total)
+	res, err := member.PutMany(ctx, cl, id, g.channel, files, draw)
+	done()
+	var out []putFile
+	for i, r := range res {
+		if r != nil {
+			out = append(out, putFile{Name: files[i].Name, PutResult: r})
+		}
+	}
+	if g.json {
+		printJSON(out)
+	} else {
+		lo, hi := int64(0), int64(0)
+		for _, f := range out {
+			fmt.Printf("%s  tx %s  %s\n", f.CID, f.TXNumber, f.Name)
+			if lo == 0 || f.Height < lo {
+				lo = f.Height
+			}
+			hi = max(hi, f.Height)
+		}
+		if len(out) > 0 {
+			secs := time.Since(start).Seconds()
+			fmt.Printf("stored and indexed %d of %d files (%d bytes) in %.2f s, %.0f files/s, at heights %d-%d; each encrypted with its own key, signed by %s, keys held by custodian %s\n",
+				len(out), len(files), total, secs, float64(len(out))/secs, lo, hi, id.Member.ID+"@"+id.Member.Org, out[0].Custodian[:16])
+		}
+	}
+	return err
+}
+
+// collectFiles lists the regular files named or under the directories
+// named, in order; without a summary, each is summarized by its path.
+func collectFiles(args []string, meta member.Meta) ([]member.File, int64, error) {
+	var files []member.File
+	var total int64
+	add := func(path string, size int64) {
+		m := meta
+		if m.Summary == "" {
+			m.Summary = path
+		}
+		files = append(files, member.File{Name: path, Size: size, Meta: m,
+			Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+		total += size
+	}
+	for _, arg := range args {
+		err := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return nil
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			add(path, fi.Size())
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return files, total, nil
 }
 
 func dataFindCmd(g *globals) *cobra.Command {

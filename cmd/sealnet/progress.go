@@ -28,3 +28,18 @@ func progress(label string, total int64) (func(int64), func()) {
 	}
 	return draw, func() { fmt.Fprintln(os.Stderr) }
 }
+
+// filesProgress is progress for many files: files and bytes done, and the
+// rate in files per second.
+func filesProgress(label string, files int, total int64) (func(int, int64), func()) {
+	fi, err := os.Stderr.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil, func() {}
+	}
+	start := time.Now()
+	draw := func(n int, b int64) {
+		secs := max(time.Since(start).Seconds(), 1e-3)
+		fmt.Fprintf(os.Stderr, "\r%s %d / %d files  %.1f / %.1f MB  %6.0f files/s ", label, n, files, float64(b)/1e6, float64(total)/1e6, float64(n)/secs)
+	}
+	return draw, func() { fmt.Fprintln(os.Stderr) }
+}
