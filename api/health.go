@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/cometbft/cometbft/consensus"
 	"github.com/cometbft/cometbft/types"
@@ -19,8 +21,9 @@ func (s *Server) livez(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(
 
 // readyz answers 200 when the node can do its work: every channel has
 // caught up with its peers (no block sync running), its home is writable
-// (a probe file is written durably and removed), and its p2p host is up.
-// Otherwise 503, with each check's finding.
+// (a probe file is written durably and removed, at most once every
+// storageTTL), and its p2p host is up. Otherwise 503, with each check's
+// finding.
 func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	r := apiclient.Readiness{Ready: true, Checks: map[string]string{}}
 	fail := func(name, why string) { r.Ready, r.Checks[name] = false, why }
@@ -41,10 +44,7 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 			r.Checks[name] = "ok"
 		}
 	}
-	probe := filepath.Join(string(s.n.Home), ".readyz")
-	if err := durable.WriteFile(probe, []byte("probe\n"), 0o600); err != nil {
-		fail("storage", err.Error())
-	} else if err := durable.Remove(probe); err != nil {
+	if err := s.storage.check(time.Now()); err != nil {
 		fail("storage", err.Error())
 	} else {
 		r.Checks["storage"] = "ok"
@@ -61,6 +61,44 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	json.NewEncoder(w).Encode(r)
+}
+
+// storageTTL is how long a finding of the storage check stands. Probes
+// may poll /readyz every second or more often; the check syncs a file
+// and a directory, which on a busy disk is no longer cheap.
+const storageTTL = 5 * time.Second
+
+// storageCheck finds whether a directory is writable: it writes a probe
+// file durably (synced, as the node's own state is) and removes it. A
+// finding is reused for ttl; concurrent callers share one probe.
+type storageCheck struct {
+	dir string
+	ttl time.Duration
+
+	mu  sync.Mutex
+	at  time.Time // when err was found; zero before the first probe
+	err error
+}
+
+func newStorageCheck(dir string, ttl time.Duration) *storageCheck {
+	return &storageCheck{dir: dir, ttl: ttl}
+}
+
+// check returns the finding of a probe made at most ttl before now,
+// probing again if the last one is older.
+func (c *storageCheck) check(now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if age := now.Sub(c.at); !c.at.IsZero() && age >= 0 && age < c.ttl {
+		return c.err
+	}
+	probe := filepath.Join(c.dir, ".readyz")
+	c.err = durable.WriteFile(probe, []byte("probe\n"), 0o600)
+	if c.err == nil {
+		c.err = durable.Remove(probe)
+	}
+	c.at = now
+	return c.err
 }
 
 // behind says how many blocks the channel's committed height trails the

@@ -74,6 +74,7 @@ type Server struct {
 	refused *prometheus.CounterVec
 	routes  []route
 	ops     *http.ServeMux
+	storage *storageCheck // /readyz's check that the home is writable
 
 	mu      sync.Mutex
 	auditor Auditor
@@ -96,6 +97,7 @@ func NewServer(b Backend) *Server {
 	s.reg.MustRegister(s.submits, s.latency, s.height, s.refused, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	n.OnChannel(s.watch)
 	s.register()
+	s.storage = newStorageCheck(string(n.Home), storageTTL)
 	s.ops = http.NewServeMux()
 	s.ops.HandleFunc("GET /healthz", s.livez)
 	s.ops.HandleFunc("GET /livez", s.livez)

@@ -5,6 +5,8 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"sync"
 
 	"github.com/sealnet/sealnet/dcmb"
@@ -26,7 +28,11 @@ type DCMB struct {
 // makes the runtime answer the API's audit-bundle exports. It becomes
 // d.DCMB; every runtime started stops with the node, or earlier with Stop.
 func (d *Daemon) StartDCMB(cfg *dcmb.Config, sources map[string]source.Source) (*DCMB, error) {
-	rt, err := dcmb.New(d.Node, cfg)
+	deps, err := d.dcmbDeps(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := dcmb.Open(deps, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +51,25 @@ func (d *Daemon) StartDCMB(cfg *dcmb.Config, sources map[string]source.Source) (
 	d.closers = append(d.closers, r.Stop)
 	d.mu.Unlock()
 	return r, nil
+}
+
+// dcmbDeps is what a runtime of cfg needs of the node: its org, the
+// home's dcmb directory, its logger, the channel cfg names signing with
+// the node's identity, and the p2p host with its gate.
+func (d *Daemon) dcmbDeps(cfg *dcmb.Config) (dcmb.Deps, error) {
+	if err := cfg.Validate(); err != nil { // fills the default channel
+		return dcmb.Deps{}, err
+	}
+	n := d.Node
+	if n.Share() == nil {
+		return dcmb.Deps{}, errors.New("the DCMB needs the node's p2p host: set p2p.listen in config.toml")
+	}
+	ch, err := n.Channel(cfg.Channel)
+	if err != nil {
+		return dcmb.Deps{}, err
+	}
+	return dcmb.Deps{Org: n.Config().Org, Dir: filepath.Join(string(n.Home), "dcmb"), Log: n.Log,
+		Chain: dcmb.ChannelChain(ch, n.Identity), Host: n.Share().Host, Peers: n.Share().Gate}, nil
 }
 
 // Stop stops the runtime and returns what its run ended with; later calls

@@ -124,11 +124,11 @@ func TestReceiverRejectsBadDeliveries(t *testing.T) {
 	}
 
 	// a stream to, or from, an org outside the channel does not start
-	if _, err := dcmb.New(owner.Node, &dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "line-4", Receiver: "org9",
-		Source: dcmb.SourceConfig{Kind: "stdin"}}}}); err == nil || !strings.Contains(err.Error(), "receiver org9 is not an organization of channel default") {
+	if _, err := owner.Daemon.StartDCMB(&dcmb.Config{Streams: []dcmb.StreamConfig{{Name: "line-4", Receiver: "org9",
+		Source: dcmb.SourceConfig{Kind: "stdin"}}}}, nil); err == nil || !strings.Contains(err.Error(), "receiver org9 is not an organization of channel default") {
 		t.Fatalf("a stream to org9: %v", err)
 	}
-	if _, err := dcmb.New(maker.Node, &dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: "org9"}}}); err == nil ||
+	if _, err := maker.Daemon.StartDCMB(&dcmb.Config{Receive: []dcmb.ReceiveConfig{{Stream: "line-4", From: "org9"}}}, nil); err == nil ||
 		!strings.Contains(err.Error(), "sender org9 is not an organization of channel default") {
 		t.Fatalf("a stream from org9: %v", err)
 	}

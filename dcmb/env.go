@@ -1,14 +1,12 @@
 package dcmb
 
 // This file holds what the runtime needs of its node, as narrow
-// interfaces (Deps), and the adapters that build them from a ledger
-// channel and from a *node.Node.
+// interfaces (Deps), and the adapter that builds a Chain from a ledger
+// channel. The daemon fills Deps from its node.
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -21,7 +19,6 @@ import (
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/ledger"
-	"github.com/sealnet/sealnet/node"
 	"github.com/sealnet/sealnet/p2p"
 	"github.com/sealnet/sealnet/txerr"
 )
@@ -89,23 +86,6 @@ type Deps struct {
 	Chain Chain
 	Host  Host
 	Peers Peers
-}
-
-// New prepares the DCMB of node n on the channel cfg names. It needs the
-// node's p2p host. It is Open with the node's parts.
-func New(n *node.Node, cfg *Config) (*Runtime, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if n.Share() == nil {
-		return nil, errors.New("the DCMB needs the node's p2p host: set p2p.listen in config.toml")
-	}
-	ch, err := n.Channel(cfg.Channel)
-	if err != nil {
-		return nil, err
-	}
-	return Open(Deps{Org: n.Config().Org, Dir: filepath.Join(string(n.Home), "dcmb"), Log: n.Log,
-		Chain: ChannelChain(ch, n.Identity), Host: n.Share().Host, Peers: n.Share().Gate}, cfg)
 }
 
 // ChannelChain is the Chain of a ledger channel, signing with id.

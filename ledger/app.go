@@ -150,11 +150,11 @@ func NewApp(db dbm.DB, contracts []contract.Contract, log *slog.Logger) (*App, e
 	return a, nil
 }
 
-// register adds a contract; one of the same name is replaced.
+// register adds a contract of a name not yet registered (NewApp refuses
+// a list naming one twice).
 func (a *App) register(c contract.Contract) {
 	a.contracts[c.Name()] = c
 	a.methods[c.Name()] = c.Methods()
-	a.enders = slices.DeleteFunc(a.enders, func(n string) bool { return n == c.Name() })
 	if _, ok := c.(contract.EndBlocker); ok {
 		a.enders = append(a.enders, c.Name())
 		slices.Sort(a.enders)

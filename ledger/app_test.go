@@ -40,6 +40,8 @@ type chainT struct {
 	ca     *identity.CA
 	admin  *identity.Identity
 	nonce  uint64
+
+	contracts func() []contract.Contract // the list NewApp gets at every opening
 }
 
 var genesisTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -65,13 +67,20 @@ func member(t testing.TB, ca *identity.CA, name string, role identity.Role, from
 	return &identity.Identity{Key: key, Member: m, CertDER: der}
 }
 
-func newChain(t testing.TB) *chainT {
+// newOrg makes org1's CA and its admin.
+func newOrg(t testing.TB) (*identity.CA, *identity.Identity) {
 	t.Helper()
 	ca, err := identity.NewCA("org1", genesisTime.Add(-time.Hour), 10*365*24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newChainFrom(t, ca, member(t, ca, "admin", identity.RoleAdmin, genesisTime.Add(-time.Hour), 365*24*time.Hour))
+	return ca, member(t, ca, "admin", identity.RoleAdmin, genesisTime.Add(-time.Hour), 365*24*time.Hour)
+}
+
+func newChain(t testing.TB) *chainT {
+	t.Helper()
+	ca, admin := newOrg(t)
+	return newChainFrom(t, ca, admin)
 }
 
 func newChainFrom(t testing.TB, ca *identity.CA, admin *identity.Identity) *chainT {
@@ -81,15 +90,18 @@ func newChainFrom(t testing.TB, ca *identity.CA, admin *identity.Identity) *chai
 // newChainOn is newChain on the database db.
 func newChainOn(t testing.TB, db dbm.DB) *chainT {
 	t.Helper()
-	ca, err := identity.NewCA("org1", genesisTime.Add(-time.Hour), 10*365*24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newChainFromOn(t, ca, member(t, ca, "admin", identity.RoleAdmin, genesisTime.Add(-time.Hour), 365*24*time.Hour), db)
+	ca, admin := newOrg(t)
+	return newChainFromOn(t, ca, admin, db)
 }
 
 func newChainFromOn(t testing.TB, ca *identity.CA, admin *identity.Identity, db dbm.DB) *chainT {
-	c := &chainT{t: t, db: db, now: genesisTime, ca: ca, admin: admin}
+	return newChainWith(t, ca, admin, db, testContracts)
+}
+
+// newChainWith is newChainFromOn with the contract list contracts returns
+// (asked again whenever the chain is reopened).
+func newChainWith(t testing.TB, ca *identity.CA, admin *identity.Identity, db dbm.DB, contracts func() []contract.Contract) *chainT {
+	c := &chainT{t: t, db: db, now: genesisTime, ca: ca, admin: admin, contracts: contracts}
 	c.open()
 	st := DefaultAppState("default")
 	st.Registry = registry.Genesis{
@@ -107,7 +119,7 @@ func newChainFromOn(t testing.TB, ca *identity.CA, admin *identity.Identity, db 
 func testContracts() []contract.Contract { return builtin.Contracts() }
 
 func (c *chainT) open() {
-	app, err := NewApp(c.db, testContracts(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	app, err := NewApp(c.db, c.contracts(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -448,8 +460,8 @@ func TestContractListNeedsRegistry(t *testing.T) {
 	if _, err := NewApp(db, []contract.Contract{index.New()}, log); err == nil || !strings.Contains(err.Error(), registry.Name) {
 		t.Fatalf("an application without the registry opened: %v", err)
 	}
-	if _, err := NewApp(db, append(testContracts(), index.New()), log); err == nil {
-		t.Fatal("an application with a contract listed twice opened")
+	if _, err := NewApp(db, append(testContracts(), index.New()), log); err == nil || err.Error() != "contract index listed twice" {
+		t.Fatalf("an application with a contract listed twice opened: %v", err)
 	}
 }
 

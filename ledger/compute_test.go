@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
@@ -42,7 +43,6 @@ type computeNet struct {
 	t       *testing.T
 	run, re *chainT
 	amd     *sevtest.AmdSigner
-	trust   *attest.Trust
 	events  []contract.Event // of the last block's end
 	org     map[string]*identity.Identity
 }
@@ -60,20 +60,27 @@ func newComputeNet(t *testing.T) *computeNet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := newChain(t)
-	re := newChainFrom(t, run.ca, run.admin)
-	n := &computeNet{t: t, run: run, re: re, amd: amd, org: map[string]*identity.Identity{},
-		trust: attest.NewTrust("test", attest.VendorTrust().Intel(), []attest.AMDRoot{{ProductLine: "Milan", ARK: amd.Ark, ASK: amd.Ask}})}
-	run.app.register(compute.NewWithTrust(n.trust))
-	re.app.register(compute.NewWithTrust(n.trust))
-	return n
+	trust := attest.NewTrust("test", attest.VendorTrust().Intel(), []attest.AMDRoot{{ProductLine: "Milan", ARK: amd.Ark, ASK: amd.Ask}})
+	// the built-in contracts, the compute contract trusting that chain
+	contracts := func() []contract.Contract {
+		list := testContracts()
+		for i, c := range list {
+			if c.Name() == compute.Name {
+				list[i] = compute.NewWithTrust(trust)
+			}
+		}
+		return list
+	}
+	ca, admin := newOrg(t)
+	run := newChainWith(t, ca, admin, dbm.NewMemDB(), contracts)
+	re := newChainWith(t, ca, admin, dbm.NewMemDB(), contracts)
+	return &computeNet{t: t, run: run, re: re, amd: amd, org: map[string]*identity.Identity{}}
 }
 
 // block runs txs on both nodes and returns the running node's results.
 func (n *computeNet) block(txs ...[]byte) []TxResult {
 	n.t.Helper()
 	n.re.open()
-	n.re.app.register(compute.NewWithTrust(n.trust))
 	a, b := n.exec(n.run, txs), n.exec(n.re, txs)
 	for i := range a.Txs {
 		if a.Txs[i].Code != b.Txs[i].Code || a.Txs[i].Log != b.Txs[i].Log || !bytes.Equal(a.Txs[i].Data, b.Txs[i].Data) {

@@ -165,6 +165,16 @@ func printJSON(v any) error {
 	return nil
 }
 
+// report prints v as one line of JSON under --json, else calls text to
+// print it for people.
+func (g *globals) report(v any, text func()) error {
+	if g.json {
+		return printJSON(v)
+	}
+	text()
+	return nil
+}
+
 // call signs and submits a contract call and reports the outcome; a
 // transaction the block rejected is an error carrying its code.
 func (g *globals) call(contractName, method string, args any) (*apiclient.TxResponse, error) {

@@ -42,18 +42,63 @@ func parseRef(s string) (string, uint64, error) {
 	return name, n, nil
 }
 
-// proposal reads a proposed module's record and its proposal.
-func (g *globals) proposal(ctx context.Context, c *apiclient.Client, name string, version uint64) (*certify.Module, *manifest.Proposal, error) {
-	rec, err := apiclient.Query[certify.Module](ctx, c, g.channel, certify.Name, "module", certify.ModuleQuery{Name: name, Version: version})
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := certifier.ProposalOf(&rec)
-	return &rec, p, err
+// withProposal reads a proposed module's record and its proposal through
+// the node's API and calls fn with them, within --timeout.
+func (g *globals) withProposal(name string, version uint64, fn func(ctx context.Context, rec *certify.Module, p *manifest.Proposal) error) error {
+	return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
+		rec, err := apiclient.Query[certify.Module](ctx, c, g.channel, certify.Name, "module", certify.ModuleQuery{Name: name, Version: version})
+		if err != nil {
+			return err
+		}
+		p, err := certifier.ProposalOf(&rec)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, &rec, p)
+	})
 }
 
 func newSandbox(ctx context.Context) (*sandbox.Runtime, error) {
 	return sandbox.New(ctx, sandbox.Config{})
+}
+
+// scratchDir makes a temporary directory for a module build.
+func scratchDir() (string, error) { return os.MkdirTemp("", "sealnet-module-") }
+
+// workspace is what building and running a module takes: a WebAssembly
+// runtime and a scratch directory.
+type workspace struct {
+	rt  *sandbox.Runtime
+	dir string
+}
+
+// openWorkspace starts the runtime and makes the directory; close
+// releases both.
+func openWorkspace(ctx context.Context) (*workspace, error) {
+	rt, err := newSandbox(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := scratchDir()
+	if err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	return &workspace{rt: rt, dir: dir}, nil
+}
+
+func (w *workspace) close(ctx context.Context) {
+	os.RemoveAll(w.dir)
+	w.rt.Close(ctx)
+}
+
+// writeModuleFile writes data to path, or where path is empty to
+// NAME-VERSION followed by suffix, and returns the path it wrote.
+func writeModuleFile(path, name string, version uint64, suffix string, data []byte) (string, error) {
+	if path == "" {
+		path = fmt.Sprintf("%s-%d%s", name, version, suffix)
+	}
+	return path, os.WriteFile(path, data, 0o644)
 }
 
 func modulePolicyCmd(g *globals) *cobra.Command {
@@ -70,12 +115,10 @@ func modulePolicyCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if orgs == "" {
-					if g.json {
-						return printJSON(cur)
-					}
-					fmt.Printf("policy epoch %d, adopted in block %d by %s: certifiers %s, certify and revoke with %d, suspend with %d; votes for %d blocks, certified for %d blocks\n",
-						cur.Epoch, cur.Adopted, strings.Join(cur.Voters, ", "), strings.Join(cur.Certifiers, ", "), cur.Threshold, cur.Suspend, cur.VoteBlocks, cur.ValidBlocks)
-					return nil
+					return g.report(cur, func() {
+						fmt.Printf("policy epoch %d, adopted in block %d by %s: certifiers %s, certify and revoke with %d, suspend with %d; votes for %d blocks, certified for %d blocks\n",
+							cur.Epoch, cur.Adopted, strings.Join(cur.Voters, ", "), strings.Join(cur.Certifiers, ", "), cur.Threshold, cur.Suspend, cur.VoteBlocks, cur.ValidBlocks)
+					})
 				}
 				p.Epoch = cur.Epoch + 1
 				p.Certifiers = strings.Split(orgs, ",")
@@ -83,11 +126,9 @@ func modulePolicyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json {
-					return printJSON(r)
-				}
-				fmt.Printf("voted for policy epoch %d in tx %s at height %d: %s\n", p.Epoch, r.TxID, r.Height, r.Result)
-				return nil
+				return g.report(r, func() {
+					fmt.Printf("voted for policy epoch %d in tx %s at height %d: %s\n", p.Epoch, r.TxID, r.Height, r.Result)
+				})
 			})
 		},
 	}
@@ -139,41 +180,31 @@ func moduleProposeCmd(g *globals) *cobra.Command {
 			}
 			ctx, cancel := g.ctx()
 			defer cancel()
-			rt, err := newSandbox(ctx)
+			w, err := openWorkspace(ctx)
 			if err != nil {
 				return err
 			}
-			defer rt.Close(ctx)
-			dir, err := os.MkdirTemp("", "sealnet-module-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
+			defer w.close(ctx)
 			p := &manifest.Proposal{Descriptor: manifest.Descriptor{Name: name, Version: version, Outputs: outputs}, Channel: g.channel, Purpose: purpose}
-			wasm, err := certifier.Describe(ctx, rt, src, pkg, dir, &p.Descriptor)
+			wasm, err := certifier.Describe(ctx, w.rt, src, pkg, w.dir, &p.Descriptor)
 			if err != nil {
 				return err
 			}
 			if err := p.Validate(); err != nil {
 				return err
 			}
-			if out == "" {
-				out = fmt.Sprintf("%s-%d.wasm", name, version)
-			}
-			if err := os.WriteFile(out, wasm, 0o644); err != nil {
+			if out, err = writeModuleFile(out, name, version, ".wasm", wasm); err != nil {
 				return err
 			}
 			r, err := g.call(certify.Name, "propose", p)
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return printJSON(map[string]any{"tx": r, "proposal": p.ID(), "module": hex.EncodeToString(p.Module), "file": out})
-			}
-			fmt.Printf("proposed %s@%d for %s in tx %s at height %d\n  proposal %s\n  module   %x (%s, %d bytes)\n  source   %x\n  recipe   %s %s\n  imports  %s\n  outputs  %s\n",
-				name, version, purpose, r.TxID, r.Height, p.ID(), p.Module, out, len(wasm), p.Source, p.Recipe.Toolchain, p.Recipe.Package,
-				strings.Join(p.Imports, " "), strings.Join(p.Outputs, " "))
-			return nil
+			return g.report(map[string]any{"tx": r, "proposal": p.ID(), "module": hex.EncodeToString(p.Module), "file": out}, func() {
+				fmt.Printf("proposed %s@%d for %s in tx %s at height %d\n  proposal %s\n  module   %x (%s, %d bytes)\n  source   %x\n  recipe   %s %s\n  imports  %s\n  outputs  %s\n",
+					name, version, purpose, r.TxID, r.Height, p.ID(), p.Module, out, len(wasm), p.Source, p.Recipe.Toolchain, p.Recipe.Package,
+					strings.Join(p.Imports, " "), strings.Join(p.Outputs, " "))
+			})
 		},
 	}
 	f := c.Flags()
@@ -211,15 +242,13 @@ func moduleStatusCmd(g *globals) *cobra.Command {
 					if err != nil {
 						return err
 					}
-					if g.json {
-						return printJSON(ans)
-					}
-					if ans.Certified {
-						fmt.Printf("certified: module %s is %s@%d, certified for %s on %s in block %d\n", ans.Module, ans.Name, ans.Version, purpose, g.channel, height)
-					} else {
-						fmt.Printf("NOT certified for %s on %s in block %d: %s\n", purpose, g.channel, height, ans.Reason)
-					}
-					return nil
+					return g.report(ans, func() {
+						if ans.Certified {
+							fmt.Printf("certified: module %s is %s@%d, certified for %s on %s in block %d\n", ans.Module, ans.Name, ans.Version, purpose, g.channel, height)
+						} else {
+							fmt.Printf("NOT certified for %s on %s in block %d: %s\n", purpose, g.channel, height, ans.Reason)
+						}
+					})
 				}
 				if len(args) == 1 && strings.Contains(args[0], "@") {
 					return g.moduleVersion(ctx, c, args[0], height)
@@ -232,16 +261,14 @@ func moduleStatusCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json {
-					return printJSON(list)
-				}
-				if len(list) == 0 {
-					fmt.Println("no modules proposed on this channel")
-				}
-				for _, m := range list {
-					fmt.Printf("%-24s %-10s %-12s module %.16s  proposed by %s in block %d\n", fmt.Sprintf("%s@%d", m.Name, m.Version), m.State, m.Purpose, m.Module, m.Org, m.Proposed)
-				}
-				return nil
+				return g.report(list, func() {
+					if len(list) == 0 {
+						fmt.Println("no modules proposed on this channel")
+					}
+					for _, m := range list {
+						fmt.Printf("%-24s %-10s %-12s module %.16s  proposed by %s in block %d\n", fmt.Sprintf("%s@%d", m.Name, m.Version), m.State, m.Purpose, m.Module, m.Org, m.Proposed)
+					}
+				})
 			})
 		},
 	}
@@ -271,22 +298,20 @@ func (g *globals) moduleVersion(ctx context.Context, c *apiclient.Client, ref st
 	if err != nil {
 		return err
 	}
-	if g.json {
-		return printJSON(map[string]any{"module": m, "votes": votes, "revocations": revs, "state_at": m.StateAt(height), "height": height})
-	}
-	fmt.Printf("%s@%d: %s (in block %d: %s), for %s on %s\n", m.Name, m.Version, m.State, height, m.StateAt(height), m.Purpose, m.Channel)
-	fmt.Printf("  module %s\n  source %s\n  recipe %s %s\n  proposal %s by %s (%s) in block %d; votes through block %d; threshold %d of %s\n",
-		m.Module, m.Source, m.Recipe.Toolchain, m.Recipe.Package, m.ID, m.Org, m.Proposer[:16], m.Proposed, m.Deadline, m.Threshold, strings.Join(m.Certifiers, ", "))
-	for _, t := range m.History {
-		fmt.Printf("  block %-6d %-10s %s\n", t.Height, t.State, t.Reason)
-	}
-	for _, v := range votes {
-		fmt.Printf("  vote  %s in block %d: %s (build %s, validation %s, log %.16s)\n", v.Org, v.Height, v.Verdict, v.Build, v.Validation, v.Log)
-	}
-	for _, r := range revs {
-		fmt.Printf("  revoke %s in block %d: %s\n", r.Org, r.Height, r.Reason)
-	}
-	return nil
+	return g.report(map[string]any{"module": m, "votes": votes, "revocations": revs, "state_at": m.StateAt(height), "height": height}, func() {
+		fmt.Printf("%s@%d: %s (in block %d: %s), for %s on %s\n", m.Name, m.Version, m.State, height, m.StateAt(height), m.Purpose, m.Channel)
+		fmt.Printf("  module %s\n  source %s\n  recipe %s %s\n  proposal %s by %s (%s) in block %d; votes through block %d; threshold %d of %s\n",
+			m.Module, m.Source, m.Recipe.Toolchain, m.Recipe.Package, m.ID, m.Org, m.Proposer[:16], m.Proposed, m.Deadline, m.Threshold, strings.Join(m.Certifiers, ", "))
+		for _, t := range m.History {
+			fmt.Printf("  block %-6d %-10s %s\n", t.Height, t.State, t.Reason)
+		}
+		for _, v := range votes {
+			fmt.Printf("  vote  %s in block %d: %s (build %s, validation %s, log %.16s)\n", v.Org, v.Height, v.Verdict, v.Build, v.Validation, v.Log)
+		}
+		for _, r := range revs {
+			fmt.Printf("  revoke %s in block %d: %s\n", r.Org, r.Height, r.Reason)
+		}
+	})
 }
 
 func moduleRevokeCmd(g *globals) *cobra.Command {
@@ -304,9 +329,9 @@ func moduleRevokeCmd(g *globals) *cobra.Command {
 				return errors.New("--reason is required")
 			}
 			var rec *certify.Module
-			err = g.withClient(func(ctx context.Context, c *apiclient.Client) error {
-				rec, _, err = g.proposal(ctx, c, name, version)
-				return err
+			err = g.withProposal(name, version, func(_ context.Context, m *certify.Module, _ *manifest.Proposal) error {
+				rec = m
+				return nil
 			})
 			if err != nil {
 				return err
@@ -316,11 +341,9 @@ func moduleRevokeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.json {
-				return printJSON(r)
-			}
-			fmt.Printf("revocation vote on %s@%d in tx %s at height %d: %s\n", name, version, r.TxID, r.Height, r.Result)
-			return nil
+			return g.report(r, func() {
+				fmt.Printf("revocation vote on %s@%d in tx %s at height %d: %s\n", name, version, r.TxID, r.Height, r.Result)
+			})
 		},
 	}
 	c.Flags().StringVar(&reason, "reason", "", "why (on chain, at most 140 bytes)")

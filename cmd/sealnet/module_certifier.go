@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/certify/certifier"
 	"github.com/sealnet/sealnet/certify/manifest"
 	"github.com/sealnet/sealnet/contract/certify"
@@ -34,12 +33,8 @@ func moduleBuildCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
-				_, p, err := g.proposal(ctx, c, name, version)
-				if err != nil {
-					return err
-				}
-				dir, err := os.MkdirTemp("", "sealnet-module-")
+			return g.withProposal(name, version, func(ctx context.Context, _ *certify.Module, p *manifest.Proposal) error {
+				dir, err := scratchDir()
 				if err != nil {
 					return err
 				}
@@ -49,25 +44,20 @@ func moduleBuildCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if rb.Wasm != nil {
-					if out == "" {
-						out = fmt.Sprintf("%s-%d.wasm", name, version)
-					}
-					if err := os.WriteFile(out, rb.Wasm, 0o644); err != nil {
+					if out, err = writeModuleFile(out, name, version, ".wasm", rb.Wasm); err != nil {
 						return err
 					}
 				}
-				if g.json {
-					return printJSON(map[string]any{"build": rb.Build, "rebuilt": rb.Hash, "proposed": hex.EncodeToString(p.Module), "reason": rb.Reason, "file": out})
-				}
-				switch rb.Build {
-				case manifest.BuildReproduced:
-					fmt.Printf("reproduced: %s@%d rebuilds to %s, the proposed module (%s)\n", name, version, rb.Hash, out)
-				case manifest.BuildDiffers:
-					fmt.Printf("differs: %s@%d rebuilds to %s, the proposal names %x (%s)\n", name, version, rb.Hash, p.Module, out)
-				default:
-					fmt.Printf("fails: %s@%d does not build with its recipe: %s\n", name, version, rb.Reason)
-				}
-				return nil
+				return g.report(map[string]any{"build": rb.Build, "rebuilt": rb.Hash, "proposed": hex.EncodeToString(p.Module), "reason": rb.Reason, "file": out}, func() {
+					switch rb.Build {
+					case manifest.BuildReproduced:
+						fmt.Printf("reproduced: %s@%d rebuilds to %s, the proposed module (%s)\n", name, version, rb.Hash, out)
+					case manifest.BuildDiffers:
+						fmt.Printf("differs: %s@%d rebuilds to %s, the proposal names %x (%s)\n", name, version, rb.Hash, p.Module, out)
+					default:
+						fmt.Printf("fails: %s@%d does not build with its recipe: %s\n", name, version, rb.Reason)
+					}
+				})
 			})
 		},
 	}
@@ -122,39 +112,46 @@ func (t *testFlags) load() (*certifier.TestSet, error) {
 	return ts, nil
 }
 
-func (t *testFlags) writeLog(name string, version uint64, v *module.Validation) (string, error) {
-	path := t.log
-	if path == "" {
-		path = fmt.Sprintf("%s-%d.validation.log", name, version)
-	}
-	return path, os.WriteFile(path, v.Log, 0o644)
-}
-
-func moduleVerifyCmd(g *globals) *cobra.Command {
-	var file string
-	var tf testFlags
+// command is a certifier's command on NAME@VERSION with a test set: run
+// gets the module's name and version and the loaded set.
+func (t *testFlags) command(use, short string, run func(name string, version uint64, ts *certifier.TestSet) error) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "verify NAME@VERSION --module FILE --tests FILE --secret FILE [--log FILE] [--allow-raw OUTPUT]",
-		Short: "Validate a proposed module against your test set: values in, outputs out, no input value in any output",
+		Use:   use,
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			name, version, err := parseRef(args[0])
 			if err != nil {
 				return err
 			}
-			ts, err := tf.load()
+			ts, err := t.load()
 			if err != nil {
 				return err
 			}
+			return run(name, version, ts)
+		},
+	}
+	t.add(c)
+	return c
+}
+
+// writeLog writes a validation's log to --log, by default
+// NAME-VERSION.validation.log, and returns its path.
+func (t *testFlags) writeLog(name string, version uint64, v *module.Validation) (string, error) {
+	return writeModuleFile(t.log, name, version, ".validation.log", v.Log)
+}
+
+func moduleVerifyCmd(g *globals) *cobra.Command {
+	var file string
+	var tf testFlags
+	c := tf.command("verify NAME@VERSION --module FILE --tests FILE --secret FILE [--log FILE] [--allow-raw OUTPUT]",
+		"Validate a proposed module against your test set: values in, outputs out, no input value in any output",
+		func(name string, version uint64, ts *certifier.TestSet) error {
 			wasm, err := os.ReadFile(file)
 			if err != nil {
 				return err
 			}
-			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
-				_, p, err := g.proposal(ctx, c, name, version)
-				if err != nil {
-					return err
-				}
+			return g.withProposal(name, version, func(ctx context.Context, _ *certify.Module, p *manifest.Proposal) error {
 				rt, err := newSandbox(ctx)
 				if err != nil {
 					return err
@@ -172,56 +169,33 @@ func moduleVerifyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json {
-					printJSON(map[string]any{"passed": v.Passed, "failed_cases": v.Failed, "log": path, "log_sha256": v.LogHash, "tests": v.Tests})
-				} else {
+				g.report(map[string]any{"passed": v.Passed, "failed_cases": v.Failed, "log": path, "log_sha256": v.LogHash, "tests": v.Tests}, func() {
 					os.Stdout.Write(v.Log)
 					fmt.Printf("log %s, sha256 %s; test-set commitment %s\n", path, v.LogHash, v.Tests)
-				}
+				})
 				if !v.Passed {
 					return fmt.Errorf("validation failed: %d of %d cases", v.Failed, len(ts.Cases))
 				}
 				return nil
 			})
-		},
-	}
+		})
 	c.Flags().StringVar(&file, "module", "", "the module to validate (a rebuild: sealnet module build)")
-	tf.add(c)
 	return c
 }
 
 func moduleVoteCmd(g *globals) *cobra.Command {
 	var src, note string
 	var tf testFlags
-	c := &cobra.Command{
-		Use:   "vote NAME@VERSION --source DIR --tests FILE --secret FILE [--log FILE] [--note TEXT]",
-		Short: "Examine a proposed module as a certifier (rebuild, compare, validate) and vote what you found",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			name, version, err := parseRef(args[0])
-			if err != nil {
-				return err
-			}
-			ts, err := tf.load()
-			if err != nil {
-				return err
-			}
-			return g.withClient(func(ctx context.Context, c *apiclient.Client) error {
-				_, p, err := g.proposal(ctx, c, name, version)
+	c := tf.command("vote NAME@VERSION --source DIR --tests FILE --secret FILE [--log FILE] [--note TEXT]",
+		"Examine a proposed module as a certifier (rebuild, compare, validate) and vote what you found",
+		func(name string, version uint64, ts *certifier.TestSet) error {
+			return g.withProposal(name, version, func(ctx context.Context, _ *certify.Module, p *manifest.Proposal) error {
+				w, err := openWorkspace(ctx)
 				if err != nil {
 					return err
 				}
-				rt, err := newSandbox(ctx)
-				if err != nil {
-					return err
-				}
-				defer rt.Close(ctx)
-				dir, err := os.MkdirTemp("", "sealnet-module-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				x, err := certifier.Examine(ctx, rt, p, src, dir, ts, sandbox.Limits{MemoryBytes: tf.memory}, note)
+				defer w.close(ctx)
+				x, err := certifier.Examine(ctx, w.rt, p, src, w.dir, ts, sandbox.Limits{MemoryBytes: tf.memory}, note)
 				if err != nil {
 					return err
 				}
@@ -235,24 +209,20 @@ func moduleVoteCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if g.json {
-					return printJSON(map[string]any{"tx": r, "verdict": x.Vote.Verdict(), "build": x.Vote.Build, "validation": x.Vote.Validation, "log": logPath})
-				}
-				fmt.Printf("voted %q on %s@%d in tx %s at height %d\n  build      %s", x.Vote.Verdict(), name, version, r.TxID, r.Height, x.Vote.Build)
-				if x.Rebuilt.Reason != "" {
-					fmt.Printf(": %s", x.Rebuilt.Reason)
-				}
-				fmt.Println()
-				if x.Validation != nil {
-					fmt.Printf("  validation %s (%s, sha256 %s; test-set commitment %s)\n", x.Vote.Validation, logPath, x.Validation.LogHash, x.Validation.Tests)
-				}
-				fmt.Printf("  tally      %s\n", r.Result)
-				return nil
+				return g.report(map[string]any{"tx": r, "verdict": x.Vote.Verdict(), "build": x.Vote.Build, "validation": x.Vote.Validation, "log": logPath}, func() {
+					fmt.Printf("voted %q on %s@%d in tx %s at height %d\n  build      %s", x.Vote.Verdict(), name, version, r.TxID, r.Height, x.Vote.Build)
+					if x.Rebuilt.Reason != "" {
+						fmt.Printf(": %s", x.Rebuilt.Reason)
+					}
+					fmt.Println()
+					if x.Validation != nil {
+						fmt.Printf("  validation %s (%s, sha256 %s; test-set commitment %s)\n", x.Vote.Validation, logPath, x.Validation.LogHash, x.Validation.Tests)
+					}
+					fmt.Printf("  tally      %s\n", r.Result)
+				})
 			})
-		},
-	}
+		})
 	c.Flags().StringVar(&src, "source", "", "the proposed source tree")
 	c.Flags().StringVar(&note, "note", "", "a note on chain with the vote (at most 140 bytes)")
-	tf.add(c)
 	return c
 }
