@@ -21,7 +21,6 @@ import (
 	"github.com/sealnet/sealnet/compute/requester"
 	"github.com/sealnet/sealnet/compute/runner"
 	"github.com/sealnet/sealnet/contract/compute"
-	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/internal/wasmbuild"
 	"github.com/sealnet/sealnet/local"
@@ -303,7 +302,7 @@ func jobs(ctx context.Context, o *ComputeOptions, res *ComputeResult) error {
 	defer c.Close()
 	const ch = "default"
 	R := c.Orgs[0]
-	analyst, err := enrollWith(ctx, R, "analyst", identity.RoleClient)
+	analyst, _, err := R.Enroll(ctx, "analyst", identity.RoleClient)
 	if err != nil {
 		return err
 	}
@@ -326,7 +325,7 @@ func jobs(ctx context.Context, o *ComputeOptions, res *ComputeResult) error {
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
 	for _, l := range c.Orgs[1:] {
-		wid, err := enrollWith(ctx, l, "worker", identity.RoleWorker)
+		wid, _, err := l.Enroll(ctx, "worker", identity.RoleWorker)
 		if err != nil {
 			return err
 		}
@@ -451,40 +450,4 @@ func oneJob(ctx context.Context, api *apiclient.Client, id *identity.Identity, a
 	d := time.Since(start)
 	steps[compute.StateAccepted] = d
 	return d, steps, nil
-}
-
-// enrollWith has the org's CA issue a certificate of role and its admin
-// enroll it.
-func enrollWith(ctx context.Context, o *local.Org, name string, role identity.Role) (*identity.Identity, error) {
-	key, err := identity.NewKey()
-	if err != nil {
-		return nil, err
-	}
-	csr, err := identity.NewCSR(key, name, o.Name)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := identity.LoadCA(o.Home.CA())
-	if err != nil {
-		return nil, err
-	}
-	der, err := ca.Issue(csr, role, time.Now().Add(-time.Minute), 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	if err := ca.Save(o.Home.CA()); err != nil {
-		return nil, err
-	}
-	r, err := o.API.Call(ctx, o.Admin, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: der})
-	if err != nil {
-		return nil, err
-	}
-	if r.Code != 0 {
-		return nil, fmt.Errorf("enroll: %s", r.Error)
-	}
-	m, err := identity.ParseMember(der)
-	if err != nil {
-		return nil, err
-	}
-	return &identity.Identity{Key: key, Member: m, CertDER: der}, nil
 }

@@ -48,7 +48,7 @@ func certifiedModule(ctx context.Context, dir string, owner, maker *local.Org) (
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := maker.Enroll(ctx, "certifier", identity.RoleCertifier)
+	cert, _, err := maker.Enroll(ctx, "certifier", identity.RoleCertifier)
 	if err != nil {
 		return nil, nil, err
 	}

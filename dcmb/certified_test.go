@@ -64,7 +64,7 @@ func startCertified(t *testing.T, suspend int) *certifiedNet {
 	n.c, n.owner, n.maker, n.third = c, c.Orgs[0], c.Orgs[1], c.Orgs[2]
 	ctx := context.Background()
 	for _, o := range []*local.Org{n.maker, n.third} {
-		id, err := o.Enroll(ctx, "certifier", identity.RoleCertifier)
+		id, _, err := o.Enroll(ctx, "certifier", identity.RoleCertifier)
 		if err != nil {
 			t.Fatal(err)
 		}

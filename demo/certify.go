@@ -77,7 +77,7 @@ func Certify(ctx context.Context, w io.Writer) error {
 	p("\n[1] each certifier org enrolls a certifier; the org admins adopt the channel's certification policy")
 	certs := map[*local.Org]*identity.Identity{}
 	for _, o := range certOrgs {
-		if certs[o], err = o.Enroll(ctx, "certifier", identity.RoleCertifier); err != nil {
+		if certs[o], _, err = o.Enroll(ctx, "certifier", identity.RoleCertifier); err != nil {
 			return err
 		}
 		p("    %s/certifier: role certifier, certificate %s", o.Name, certs[o].Member.Fingerprint.String()[:16])

@@ -22,7 +22,6 @@ import (
 	"github.com/sealnet/sealnet/compute/requester"
 	"github.com/sealnet/sealnet/compute/runner"
 	"github.com/sealnet/sealnet/contract/compute"
-	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/internal/wasmbuild"
 	"github.com/sealnet/sealnet/local"
@@ -84,14 +83,14 @@ func Compute(ctx context.Context, w io.Writer, o ComputeOptions) error {
 	const ch = "default"
 
 	p("\n[1] identities: the requester's analyst (org1) and one worker certificate per lending company")
-	analyst, tx, err := enrollAs(ctx, R, "analyst", identity.RoleClient)
+	analyst, tx, err := R.Enroll(ctx, "analyst", identity.RoleClient)
 	if err != nil {
 		return fmt.Errorf("step 1: %w", err)
 	}
 	p("    %s@%s role %s, enrolled in tx %s at height %d", analyst.Member.ID, analyst.Member.Org, analyst.Member.Role, tx.TxID[:16], tx.Height)
 	workers := map[string]*identity.Identity{}
 	for _, l := range c.Orgs[1:] {
-		wid, tx, err := enrollAs(ctx, l, "worker", identity.RoleWorker)
+		wid, tx, err := l.Enroll(ctx, "worker", identity.RoleWorker)
 		if err != nil {
 			return fmt.Errorf("step 1: %w", err)
 		}
@@ -322,42 +321,6 @@ func runLocally(ctx context.Context, wasm []byte, series [][]byte) ([]byte, erro
 		return nil, err
 	}
 	return res.Output, nil
-}
-
-// enrollAs makes a member key and CSR, has the org CA issue it with role
-// and the org admin enroll it.
-func enrollAs(ctx context.Context, o *local.Org, name string, role identity.Role) (*identity.Identity, *txResult, error) {
-	key, err := identity.NewKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	csr, err := identity.NewCSR(key, name, o.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	ca, err := identity.LoadCA(o.Home.CA())
-	if err != nil {
-		return nil, nil, err
-	}
-	der, err := ca.Issue(csr, role, time.Now().Add(-time.Minute), 24*time.Hour)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := ca.Save(o.Home.CA()); err != nil {
-		return nil, nil, err
-	}
-	r, err := o.API.Call(ctx, o.Admin, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: der})
-	if err != nil {
-		return nil, nil, err
-	}
-	if r.Code != 0 {
-		return nil, nil, fmt.Errorf("enroll: %s", r.Error)
-	}
-	m, err := identity.ParseMember(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &identity.Identity{Key: key, Member: m, CertDER: der}, &txResult{TxID: r.TxID, Height: r.Height}, nil
 }
 
 // sensorSeries is a machine's spindle temperature, one reading a minute:

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/sealnet/sealnet/contract/index"
-	"github.com/sealnet/sealnet/contract/registry"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/local"
 	"github.com/sealnet/sealnet/member"
@@ -43,7 +42,7 @@ func Share(ctx context.Context, w io.Writer) error {
 	p("\n[1] Registration: each company's CA issues certificates from CSRs; private keys never leave the member")
 	bob := B.Admin
 	p("    B = %s@%s  role %s  certificate %s (in the channel genesis)", bob.Member.ID, bob.Member.Org, bob.Member.Role, bob.Member.Fingerprint)
-	alice, enrolled, err := enroll(ctx, A, "alice")
+	alice, enrolled, err := A.Enroll(ctx, "alice", identity.RoleClient)
 	if err != nil {
 		return fmt.Errorf("step 1: %w", err)
 	}
@@ -134,47 +133,6 @@ func verdict(ok bool) string {
 		return "equal"
 	}
 	return "DIFFERENT"
-}
-
-// enroll makes a member key, a CSR, has the org CA issue it and the org
-// admin enroll it on the channel.
-func enroll(ctx context.Context, o *local.Org, name string) (*identity.Identity, *txResult, error) {
-	key, err := identity.NewKey()
-	if err != nil {
-		return nil, nil, err
-	}
-	csr, err := identity.NewCSR(key, name, o.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	ca, err := identity.LoadCA(o.Home.CA())
-	if err != nil {
-		return nil, nil, err
-	}
-	der, err := ca.Issue(csr, identity.RoleClient, time.Now().Add(-time.Minute), 24*time.Hour)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := ca.Save(o.Home.CA()); err != nil {
-		return nil, nil, err
-	}
-	r, err := o.API.Call(ctx, o.Admin, "default", registry.Name, "enroll", registry.EnrollArgs{CertDER: der})
-	if err != nil {
-		return nil, nil, err
-	}
-	if r.Code != 0 {
-		return nil, nil, fmt.Errorf("enroll: %s", r.Error)
-	}
-	m, err := identity.ParseMember(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &identity.Identity{Key: key, Member: m, CertDER: der}, &txResult{TxID: r.TxID, Height: r.Height}, nil
-}
-
-type txResult struct {
-	TxID   string
-	Height int64
 }
 
 // answered waits until the custodian's answer to the entry's first

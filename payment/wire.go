@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/sealnet/sealnet/contract/paych/voucher"
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
 // Protocol is the libp2p protocol the payer's node sends vouchers on.
@@ -24,7 +24,8 @@ const (
 	MaxReason = 512
 )
 
-// ErrMalformed wraps every decoding failure of a frame.
+// ErrMalformed wraps every decoding failure of a frame (this protocol's
+// own sentinel, not internal/lpframe's).
 var ErrMalformed = errors.New("malformed frame")
 
 // Frame kinds.
@@ -87,40 +88,41 @@ func DecodeFrame(b []byte) (*Frame, error) {
 	if len(b) > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxFrame)
 	}
-	d := &dec{b: b}
-	f := &Frame{Kind: d.byte()}
+	d := lpframe.NewDecoder(b)
+	d.Malformed = ErrMalformed
+	f := &Frame{Kind: d.Byte("frame kind")}
 	switch f.Kind {
 	case KindHello:
-		f.Chain = d.string(MaxChain, "chain")
-		copy(f.Channel[:], d.fixed(32, "channel"))
-		if d.err == nil && f.Chain == "" {
-			d.fail("empty chain")
+		f.Chain = d.String(MaxChain, "chain")
+		copy(f.Channel[:], d.Fixed(32, "channel"))
+		if d.Err() == nil && f.Chain == "" {
+			d.Fail("empty chain")
 		}
 	case KindWelcome:
-		n := d.uint()
+		n := d.Uint("voucher count")
 		if n > voucher.MaxLanes {
-			d.fail("%d vouchers, limit %d", n, voucher.MaxLanes)
+			d.Fail("%d vouchers, limit %d", n, voucher.MaxLanes)
 		}
-		for i := uint64(0); i < n && d.err == nil; i++ {
-			f.Vouchers = append(f.Vouchers, d.bytes(voucher.MaxBytes, "voucher"))
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			f.Vouchers = append(f.Vouchers, d.Bytes(voucher.MaxBytes, "voucher"))
 		}
 	case KindVoucher:
-		f.Seq = d.uint()
-		f.Voucher = d.bytes(voucher.MaxBytes, "voucher")
+		f.Seq = d.Uint("sequence number")
+		f.Voucher = d.Bytes(voucher.MaxBytes, "voucher")
 	case KindAck:
-		f.Seq = d.uint()
+		f.Seq = d.Uint("sequence number")
 	case KindReject:
-		f.Seq = d.uint()
-		c := d.uint()
+		f.Seq = d.Uint("sequence number")
+		c := d.Uint("refusal code")
 		if c == 0 || c > 255 {
-			d.fail("refusal code %d", c)
+			d.Fail("refusal code %d", c)
 		}
 		f.Code = Code(c)
-		f.Reason = d.string(MaxReason, "reason")
+		f.Reason = d.String(MaxReason, "reason")
 	default:
-		d.fail("unknown kind %q", f.Kind)
+		d.Fail("unknown kind %q", f.Kind)
 	}
-	if err := d.end(); err != nil {
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -162,78 +164,3 @@ type enc struct{ b []byte }
 func (e *enc) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) bytes(v []byte)  { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) string(v string) { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
-
-// dec reads fields from untrusted bytes; the first error sticks.
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-	}
-}
-
-func (d *dec) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *dec) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
-		d.fail("bad or non-minimal varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) fixed(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.fail("truncated %s", what)
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) bytes(max int, what string) []byte {
-	n := d.uint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(max) {
-		d.fail("%s of %d bytes, limit %d", what, n, max)
-		return nil
-	}
-	return d.fixed(int(n), what)
-}
-
-func (d *dec) string(max int, what string) string {
-	b := d.bytes(max, what)
-	if d.err == nil && !utf8.Valid(b) {
-		d.fail("%s is not UTF-8", what)
-	}
-	return string(b)
-}
-
-func (d *dec) end() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	return d.err
-}

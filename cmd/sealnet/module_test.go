@@ -49,7 +49,7 @@ func TestModuleCLI(t *testing.T) {
 		return &globals{home: string(o.Home), channel: "default", identity: id, timeout: 2 * time.Minute}
 	}
 	for _, o := range c.Orgs[1:] {
-		cert, err := o.Enroll(context.Background(), "certifier", identity.RoleCertifier)
+		cert, _, err := o.Enroll(context.Background(), "certifier", identity.RoleCertifier)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/sealnet/sealnet/dcmb/wire"
 	"github.com/sealnet/sealnet/internal/lpframe"
@@ -91,36 +90,36 @@ func (r *requestReader) Read(p []byte) (int, error) {
 // response for a batch of count messages, nothing after it. Whatever it
 // accepts re-encodes to the same bytes (AppendResponse).
 func DecodeResponse(b []byte, count uint64) ([]Output, error) {
-	d := &dec{b: b}
 	if len(b) < len(ResponseMagic) || string(b[:len(ResponseMagic)]) != string(ResponseMagic) {
 		return nil, fmt.Errorf("%w: the output does not start with a response (%q)", ErrMalformed, ResponseMagic)
 	}
-	d.b = d.b[len(ResponseMagic):]
+	d := lpframe.NewDecoder(b[len(ResponseMagic):])
+	d.Context = "module response"
 	var out []Output
-	for d.err == nil {
-		switch kind := d.byte(); {
-		case d.err != nil:
+	for d.Err() == nil {
+		switch kind := d.Byte("response (no end record)"); {
+		case d.Err() != nil:
 		case kind == 0:
-			if len(d.b) != 0 {
-				d.fail("%d bytes after the response", len(d.b))
+			if d.Len() != 0 {
+				d.Fail("%d bytes after the response", d.Len())
 			}
-			return out, d.err
+			return out, d.Err()
 		case kind != 1:
-			d.fail("record kind %d", kind)
+			d.Fail("record kind %d", kind)
 		case len(out) == MaxOutputs:
-			d.fail("more than %d outputs", MaxOutputs)
+			d.Fail("more than %d outputs", MaxOutputs)
 		default:
-			o := Output{Index: d.uint(), Name: d.string(MaxName, "output name"), Text: d.string(MaxText, "output text")}
-			if d.err == nil && o.Index >= count {
-				d.fail("output %d is about message %d of a batch of %d", len(out), o.Index, count)
+			o := Output{Index: d.Uint("output index"), Name: d.String(MaxName, "output name"), Text: d.String(MaxText, "output text")}
+			if d.Err() == nil && o.Index >= count {
+				d.Fail("output %d is about message %d of a batch of %d", len(out), o.Index, count)
 			}
-			if d.err == nil && o.Name == "" {
-				d.fail("output %d has no name", len(out))
+			if d.Err() == nil && o.Name == "" {
+				d.Fail("output %d has no name", len(out))
 			}
 			out = append(out, o)
 		}
 	}
-	return nil, d.err
+	return nil, d.Err()
 }
 
 // AppendResponse appends the response of outputs.
@@ -135,59 +134,4 @@ func AppendResponse(b []byte, outs []Output) []byte {
 		b = append(b, o.Text...)
 	}
 	return append(b, 0)
-}
-
-// dec reads fields of untrusted bytes; the first error sticks.
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: module response: "+format, append([]any{ErrMalformed}, args...)...)
-	}
-}
-
-func (d *dec) byte() byte {
-	if d.err != nil || len(d.b) == 0 {
-		d.fail("truncated (no end record)")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *dec) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
-		d.fail("bad or non-minimal varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) string(max int, what string) string {
-	n := d.uint()
-	switch {
-	case d.err != nil:
-		return ""
-	case n > uint64(max):
-		d.fail("%s of %d bytes, limit %d", what, n, max)
-		return ""
-	case uint64(len(d.b)) < n:
-		d.fail("truncated %s", what)
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	if !utf8.ValidString(s) {
-		d.fail("%s is not UTF-8", what)
-	}
-	return s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealnet/sealnet/contract/audit"
 	"github.com/sealnet/sealnet/evidence"
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
 // Batch is one interval's messages of a stream: what is anchored on chain
@@ -113,26 +114,26 @@ func (b *Batch) UnmarshalBinary(raw []byte) error {
 	if s := sha256.Sum256(body); !bytes.Equal(s[:], sum) {
 		return fmt.Errorf("%w: batch file checksum mismatch (torn or damaged)", ErrMalformed)
 	}
-	d := dec{b: body[len(batchMagic):]}
-	*b = Batch{Stream: d.string(MaxName, "stream"), Mode: d.string(16, "mode"), FirstSeq: d.uint(), Count: d.uint(),
-		Start: d.int(), End: d.int(), PaperSalt: d.bytes(64, "salt"), Root: d.bytes(32, "root"), Created: d.int(), Dropped: d.string(256, "reason")}
+	d := lpframe.NewDecoder(body[len(batchMagic):])
+	*b = Batch{Stream: d.String(MaxName, "stream"), Mode: d.String(16, "mode"), FirstSeq: d.Uint("first sequence number"), Count: d.Uint("count"),
+		Start: d.Int("start"), End: d.Int("end"), PaperSalt: d.Bytes(64, "salt"), Root: d.Bytes(32, "root"), Created: d.Int("creation time"), Dropped: d.String(256, "drop reason")}
 	if b.Count > MaxBatchLen {
-		d.fail("batch of %d messages", b.Count)
+		d.Fail("batch of %d messages", b.Count)
 	}
-	switch form := d.byte(); {
-	case d.err != nil:
+	switch form := d.Byte("batch form"); {
+	case d.Err() != nil:
 	case form == 'd':
 	case form == 'v':
 		b.Msgs = make([]Message, 0, min(b.Count, 1<<16))
-		for i := uint64(0); i < b.Count && d.err == nil; i++ {
-			b.Msgs = append(b.Msgs, Message{Seq: b.FirstSeq + i, Key: d.string(MaxKey, "key"), Value: d.bytes(MaxValue, "value"), Time: d.int()})
+		for i := uint64(0); i < b.Count && d.Err() == nil; i++ {
+			b.Msgs = append(b.Msgs, Message{Seq: b.FirstSeq + i, Key: d.String(MaxKey, "key"), Value: d.Bytes(MaxValue, "value"), Time: d.Int("time")})
 		}
 	case form == 'h':
-		for i := uint64(0); i < b.Count && d.err == nil; i++ {
-			b.Leaves = append(b.Leaves, d.fixed(32, "leaf"))
+		for i := uint64(0); i < b.Count && d.Err() == nil; i++ {
+			b.Leaves = append(b.Leaves, d.Fixed(32, "leaf"))
 		}
 	default:
-		d.fail("unknown batch form %q", form)
+		d.Fail("unknown batch form %q", form)
 	}
-	return d.end()
+	return d.End()
 }

@@ -3,17 +3,16 @@
 // and inboxes (SNDCMB2). Everything here is a pure function of its bytes;
 // docs/vectors/dcmb-wire.json and dcmb-batch.json pin the encodings.
 //
-// Fields are varint-encoded by enc and decoded by dec, a bounded decoder
-// whose first error sticks: it refuses non-minimal varints, oversized or
-// non-UTF-8 strings and trailing bytes, so that whatever it accepts
-// re-encodes to the same bytes (fuzzed: FuzzDecodeFrame, FuzzBatchFile).
+// Fields are varint-encoded by enc and decoded by internal/lpframe's
+// Decoder, a bounded decoder whose first error sticks: it refuses
+// non-minimal varints, oversized or non-UTF-8 strings and trailing bytes,
+// so that whatever it accepts re-encodes to the same bytes (fuzzed:
+// FuzzDecode, FuzzBatchFile).
 package wire
 
 import (
 	"encoding/binary"
-	"fmt"
 	"io"
-	"unicode/utf8"
 
 	"github.com/sealnet/sealnet/internal/lpframe"
 )
@@ -43,103 +42,6 @@ func (e *enc) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) int(v int64)     { e.b = binary.AppendVarint(e.b, v) }
 func (e *enc) bytes(v []byte)  { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
 func (e *enc) string(v string) { e.uint(uint64(len(v))); e.b = append(e.b, v...) }
-
-// dec reads fields from untrusted bytes; the first error sticks.
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-	}
-}
-
-func (d *dec) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.fail("truncated")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *dec) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
-		d.fail("bad or non-minimal varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) int() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
-		d.fail("bad or non-minimal varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) bytes(max int, what string) []byte {
-	n := d.uint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(max) {
-		d.fail("%s of %d bytes, limit %d", what, n, max)
-		return nil
-	}
-	if uint64(len(d.b)) < n {
-		d.fail("truncated %s", what)
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) fixed(n int, what string) []byte {
-	if d.err != nil {
-		return nil
-	}
-	if len(d.b) < n {
-		d.fail("truncated %s", what)
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) string(max int, what string) string {
-	b := d.bytes(max, what)
-	if d.err == nil && !utf8.Valid(b) {
-		d.fail("%s is not UTF-8", what)
-	}
-	return string(b)
-}
-
-func (d *dec) end() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
-	}
-	return d.err
-}
 
 // WriteFrame writes one frame with its 4-byte length prefix.
 func WriteFrame(w io.Writer, b []byte) error { return lpframe.Write(w, b, MaxFrame) }

@@ -6,6 +6,8 @@ package wire
 import (
 	"fmt"
 	"iter"
+
+	"github.com/sealnet/sealnet/internal/lpframe"
 )
 
 // Protocol is the libp2p protocol of stream delivery. One libp2p stream
@@ -141,49 +143,49 @@ func chunkValueHint(ms []Message) int {
 // Decode decodes one frame of untrusted bytes into *Hello, *Welcome,
 // *Head, *Chunk, *Leaves, *Ack or *Reject.
 func Decode(b []byte) (any, error) {
-	d := dec{b: b}
+	d := lpframe.NewDecoder(b)
 	var out any
-	switch k := d.byte(); k {
+	switch k := d.Byte("frame kind"); k {
 	case kindHello:
-		h := &Hello{Channel: d.string(MaxName, "channel"), Stream: d.string(MaxName, "stream"),
-			Mode: d.string(16, "mode"), Deliver: d.string(16, "delivery form"), Secret: d.bytes(32, "secret")}
+		h := &Hello{Channel: d.String(MaxName, "channel"), Stream: d.String(MaxName, "stream"),
+			Mode: d.String(16, "mode"), Deliver: d.String(16, "delivery form"), Secret: d.Bytes(32, "secret")}
 		out = h
 	case kindWelcome:
-		out = &Welcome{Next: d.uint()}
+		out = &Welcome{Next: d.Uint("next sequence number")}
 	case kindHead:
-		out = &Head{FirstSeq: d.uint(), Count: d.uint()}
+		out = &Head{FirstSeq: d.Uint("first sequence number"), Count: d.Uint("count")}
 	case kindChunk:
-		n := d.uint()
+		n := d.Uint("message count")
 		if n == 0 || n > MaxChunk {
-			d.fail("chunk of %d messages, want 1-%d", n, MaxChunk)
+			d.Fail("chunk of %d messages, want 1-%d", n, MaxChunk)
 		}
 		c := &Chunk{}
-		for i := uint64(0); i < n && d.err == nil; i++ {
-			c.Msgs = append(c.Msgs, Message{Seq: d.uint(), Key: d.string(MaxKey, "key"), Value: d.bytes(MaxValue, "value"), Time: d.int()})
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			c.Msgs = append(c.Msgs, Message{Seq: d.Uint("sequence number"), Key: d.String(MaxKey, "key"), Value: d.Bytes(MaxValue, "value"), Time: d.Int("time")})
 		}
 		out = c
 	case kindLeaves:
-		n := d.uint()
+		n := d.Uint("leaf count")
 		if n == 0 || n > MaxChunk {
-			d.fail("chunk of %d leaves, want 1-%d", n, MaxChunk)
+			d.Fail("chunk of %d leaves, want 1-%d", n, MaxChunk)
 		}
 		l := &Leaves{}
-		for i := uint64(0); i < n && d.err == nil; i++ {
-			l.Leaves = append(l.Leaves, d.fixed(32, "leaf"))
-			l.Keys = append(l.Keys, d.string(MaxKey, "key"))
-			l.Times = append(l.Times, d.int())
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			l.Leaves = append(l.Leaves, d.Fixed(32, "leaf"))
+			l.Keys = append(l.Keys, d.String(MaxKey, "key"))
+			l.Times = append(l.Times, d.Int("time"))
 		}
 		out = l
 	case kindAck:
-		out = &Ack{Next: d.uint()}
+		out = &Ack{Next: d.Uint("next sequence number")}
 	case kindReject:
-		out = &Reject{Seq: d.uint(), Reason: d.string(512, "reason")}
+		out = &Reject{Seq: d.Uint("sequence number"), Reason: d.String(512, "reason")}
 	default:
-		if d.err == nil {
-			d.fail("unknown frame kind %q", k)
+		if d.Err() == nil {
+			d.Fail("unknown frame kind %q", k)
 		}
 	}
-	if err := d.end(); err != nil {
+	if err := d.End(); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -11,6 +11,10 @@
 //
 // Readers bound every length before allocating, so a hostile peer cannot
 // make them reserve more than the caller's limit.
+//
+// Uvarint, Varint and Decoder read the fields inside a message strictly
+// (minimal varints, bounded lengths, no trailing bytes), for the formats
+// whose decoders must accept exactly one encoding of each value.
 package lpframe
 
 import (
