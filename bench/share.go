@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/syncbuf"
+
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
 	"github.com/sealnet/sealnet/ledger"
@@ -407,7 +409,7 @@ func startKuboPair(ctx context.Context, bin, dir string) (*kuboPair, error) {
 		addrs[i] = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", ports[0], id)
 		cmd := exec.Command(bin, "daemon")
 		cmd.Env = append(os.Environ(), "IPFS_PATH="+k.repos[i])
-		var out bytes.Buffer
+		var out syncbuf.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			return nil, err

@@ -4,13 +4,15 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/sealnet/sealnet/apiclient"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealnet/sealnet/apiclient"
+	"github.com/sealnet/sealnet/internal/syncbuf"
 
 	"github.com/libp2p/go-libp2p/core/network"
 
@@ -22,9 +24,9 @@ import (
 )
 
 // consortium starts n companies' nodes and collects their logs.
-func consortium(t *testing.T, n int) (*local.Consortium, *syncBuffer) {
+func consortium(t *testing.T, n int) (*local.Consortium, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	c, err := local.Start(t.TempDir(), n, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/syncbuf"
+
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/certify/certifier"
 	"github.com/sealnet/sealnet/certify/manifest"
@@ -40,7 +42,7 @@ type certifiedNet struct {
 	c                   *local.Consortium
 	owner, maker, third *local.Org
 	certifiers          map[*local.Org]*identity.Identity
-	logs                *syncBuffer
+	logs                *syncbuf.Buffer
 	dir                 string
 }
 
@@ -49,7 +51,7 @@ func startCertified(t *testing.T, suspend int) *certifiedNet {
 	if testing.Short() {
 		t.Skip("a consortium and WebAssembly modules")
 	}
-	n := &certifiedNet{logs: &syncBuffer{}, dir: t.TempDir(), certifiers: map[*local.Org]*identity.Identity{}}
+	n := &certifiedNet{logs: &syncbuf.Buffer{}, dir: t.TempDir(), certifiers: map[*local.Org]*identity.Identity{}}
 	log := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := local.Start(filepath.Join(n.dir, "net"), 3, log)
 	if err != nil {

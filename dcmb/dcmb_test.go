@@ -12,9 +12,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealnet/sealnet/internal/syncbuf"
 
 	"github.com/cometbft/cometbft/types"
 
@@ -44,24 +45,6 @@ func (s *chanSource) Run(ctx context.Context, out chan<- source.Message) error {
 			return nil
 		}
 	}
-}
-
-// syncBuffer collects every node's log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
 }
 
 type running struct {
@@ -129,7 +112,7 @@ func counter(i int) string { return fmt.Sprintf("%d.25913", 5290+i) }
 // byte of its bundle is rejected, and no raw value is on chain or in any
 // log.
 func TestStreamEndToEnd(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := local.Start(t.TempDir(), 4, log)
 	if err != nil {

@@ -10,28 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/syncbuf"
+
 	"github.com/sealnet/sealnet/contract/compute"
 	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/local"
 )
-
-// lockedBuffer collects the logs of all nodes and workers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // The compute scenario passes and prints every step; then nothing of the
 // requester's inputs or output is on any node's chain (transactions,
@@ -43,7 +27,7 @@ func TestComputeDemo(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var mu sync.Mutex
 	var endEvents [][]byte

@@ -11,9 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealnet/sealnet/internal/syncbuf"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -63,7 +64,7 @@ func startKubo(t *testing.T) *kuboDaemon {
 	k.addr = ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", swarm))
 	cmd := exec.Command(k.bin, "daemon")
 	cmd.Env = k.env
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -136,22 +137,4 @@ func TestBitswapWithKubo(t *testing.T) {
 	if !bytes.Equal(fetched, orig) {
 		t.Fatalf("fetched %d bytes from kubo, want %d", len(fetched), len(orig))
 	}
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,9 +18,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealnet/sealnet/internal/syncbuf"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -72,23 +72,6 @@ func (ca *testCA) issue(t *testing.T, dir, cn string, server bool) (certFile, ke
 	return certFile, keyFile
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // probe publishes on topic until the source delivers one message.
 func probe(t *testing.T, pub mqtt.Client, topic string, out <-chan Message) Message {
 	t.Helper()
@@ -133,7 +116,7 @@ func TestMQTTUserPassword(t *testing.T) {
 
 	pwFile := filepath.Join(dir, "dcmb-password")
 	os.WriteFile(pwFile, []byte("wrong\n"), 0o600)
-	var logs lockedBuf
+	var logs syncbuf.Buffer
 	src := &MQTT{Name: "press", Broker: broker, ClientID: "sealnet-dcmb", Topics: []string{"plant/#"}, QoS: 1,
 		Username: "dcmb", Password: Secret{File: pwFile}, Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealnet/sealnet/internal/syncbuf"
 )
 
 // edge runs Eclipse Tahu's JavaScript Sparkplug client as press 7's edge
@@ -132,8 +134,8 @@ func TestSparkplugAgainstTahu(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// host starts a host application with its own state
-	host := func() (*lockedBuf, <-chan Message, func()) {
-		var logs lockedBuf
+	host := func() (*syncbuf.Buffer, <-chan Message, func()) {
+		var logs syncbuf.Buffer
 		src := &Sparkplug{MQTT: MQTT{Name: "press-7", Broker: broker, ClientID: "sealnet-dcmb-sparkplug",
 			Username: "dcmb", Password: Secret{Value: "pl4nt-data"}, Log: slog.New(slog.NewTextHandler(&logs, nil))},
 			RebirthEvery: 100 * time.Millisecond}
