@@ -12,7 +12,7 @@ func TestComputeBench(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a consortium of four and builds WebAssembly modules")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	r, err := Compute(ctx, ComputeOptions{Jobs: 3, Throughput: 4, Attest: 100 * time.Millisecond, Samples: 2000, Progress: os.Stderr})
 	if err != nil {

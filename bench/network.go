@@ -34,7 +34,7 @@ type NetworkOptions struct {
 	Duration      time.Duration // measured time per network
 	Clients       int           // batch requests in flight at once, in all, spread evenly over the validators
 	Batch         int           // transactions per request
-	TimeoutCommit time.Duration // pause after each commit, both networks (0: the testnet default)
+	TimeoutCommit time.Duration // pause after each commit, both networks
 	Dir           string        // scratch directory ("" for a temporary one)
 	Profile       string        // directory for a CPU profile of validator 1 of each network ("" for none)
 	Only          string        // run one network: ours or kvstore_sig; "" for both
@@ -203,7 +203,7 @@ func (o NetworkOptions) writeOurs(dir string, hostBase int) (*network, error) {
 		return nil, err
 	}
 	homes, err := node.Testnet(node.TestnetOptions{Orgs: o.Validators, Out: dir, Channel: "default", HostBase: hostBase,
-		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], OpsPort: ports[3], TimeoutCommitMS: int(o.TimeoutCommit / time.Millisecond)})
+		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], OpsPort: ports[3], TimeoutCommit: o.TimeoutCommit})
 	if err != nil {
 		return nil, err
 	}

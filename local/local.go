@@ -66,7 +66,7 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 		return nil, err
 	}
 	homes, err := node.Testnet(node.TestnetOptions{Orgs: n, Out: dir, Channel: "default", HostBase: hb,
-		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], OpsPort: ports[3], TimeoutCommitMS: 10})
+		P2PPort: ports[0], APIPort: ports[1], LibP2P: ports[2], OpsPort: ports[3], TimeoutCommit: 10 * time.Millisecond})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,11 @@ import (
 	"github.com/sealnet/sealnet/p2p"
 )
 
+// TestnetTimeoutCommit is sealnet testnet's pause after each commit: it
+// keeps blocks full when validators in processes of their own gossip
+// under load.
+const TestnetTimeoutCommit = 100 * time.Millisecond
+
 // TestnetOptions shape a local N-org network.
 type TestnetOptions struct {
 	Orgs    int
@@ -22,10 +27,10 @@ type TestnetOptions struct {
 	APIPort int
 	OpsPort int // health and metrics (0: APIPort+1)
 	LibP2P  int // libp2p port (storage and key transfer)
-	// TimeoutCommitMS is the pause after each commit (0: 100 ms, which
-	// keeps blocks full when several validators gossip over a network)
-	TimeoutCommitMS int
-	HostBase        int // node i listens on 127.0.0.(HostBase+i)
+	// TimeoutCommit is the pause after each commit (sealnet testnet:
+	// TestnetTimeoutCommit)
+	TimeoutCommit time.Duration
+	HostBase      int // node i listens on 127.0.0.(HostBase+i)
 }
 
 // TestnetNode describes one generated node.
@@ -112,10 +117,7 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 			}
 		}
 		ch.PersistentPeers = strings.Join(others, ",")
-		ch.TimeoutCommitMS = o.TimeoutCommitMS
-		if ch.TimeoutCommitMS == 0 {
-			ch.TimeoutCommitMS = 100
-		}
+		ch.TimeoutCommitMS = int(o.TimeoutCommit / time.Millisecond)
 		cfg.Channels = []ChannelConfig{ch}
 		if err := n.Home.SaveConfig(&cfg); err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealnet/sealnet/bench"
+	"github.com/sealnet/sealnet/node"
 )
 
 func benchCmd(g *globals) *cobra.Command {
@@ -76,7 +77,7 @@ spread evenly over the validators.`,
 	ledgerCmd.Flags().IntVar(&clients, "clients", 2000, "concurrent submitters, each waiting for its commit (with --validators: batch requests in flight, default 2 per validator)")
 	ledgerCmd.Flags().IntVar(&validators, "validators", 0, "run each network as this many validator processes (0: one validator in this process)")
 	ledgerCmd.Flags().IntVar(&batch, "batch", 250, "with --validators: transactions per request")
-	ledgerCmd.Flags().DurationVar(&timeoutCommit, "timeout-commit", 0, "with --validators: pause after each commit, both networks (0: the testnet default)")
+	ledgerCmd.Flags().DurationVar(&timeoutCommit, "timeout-commit", node.TestnetTimeoutCommit, "with --validators: pause after each commit, both networks")
 	ledgerCmd.Flags().StringVar(&profileDir, "profile", "", "with --validators: write a CPU profile of validator 1 of each network into this directory")
 	c.AddCommand(ledgerCmd, benchShareCmd(g), benchDCMBCmd(g), benchComputeCmd(g), benchPaychCmd(g), benchKVNodeCmd())
 	return c

@@ -38,6 +38,7 @@ func testnetCmd(g *globals) *cobra.Command {
 	f.IntVar(&o.OpsPort, "ops-port", 0, "operations port: /healthz and /metrics (default: the API port + 1)")
 	f.IntVar(&o.LibP2P, "libp2p-port", 4001, "libp2p port (storage exchange, key transfer)")
 	f.IntVar(&o.HostBase, "host-base", 1, "node i listens on 127.0.0.(host-base+i)")
+	f.DurationVar(&o.TimeoutCommit, "timeout-commit", node.TestnetTimeoutCommit, "pause after each commit (whole milliseconds)")
 	c.MarkFlagRequired("out")
 	return c
 }
