@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/parallel"
+
 	"github.com/ipfs/go-cid"
 
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/envelope"
 	"github.com/sealnet/sealnet/identity"
-	"github.com/sealnet/sealnet/ledger"
 	"github.com/sealnet/sealnet/txerr"
 )
 
@@ -105,7 +106,7 @@ func (s *Server) dataKeyBatch(w http.ResponseWriter, r *http.Request) {
 		seen[k.CID] = true
 	}
 	if len(seen) == len(req.Keys) {
-		ledger.Parallel(len(req.Keys), put)
+		parallel.For(len(req.Keys), put)
 	} else {
 		for i := range req.Keys {
 			put(i)

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"sync"
 
+	"github.com/sealnet/sealnet/internal/parallel"
+
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	abci "github.com/cometbft/cometbft/abci/types"
 
@@ -146,7 +148,7 @@ func (a *sigApp) FinalizeBlock(ctx context.Context, req *abci.RequestFinalizeBlo
 			misses = append(misses, i)
 		}
 	}
-	ledger.Parallel(len(misses), func(j int) { ok[misses[j]] = a.verify(req.Txs[misses[j]]) })
+	parallel.For(len(misses), func(j int) { ok[misses[j]] = a.verify(req.Txs[misses[j]]) })
 	inner := *req
 	inner.Txs = make([][]byte, 0, len(req.Txs))
 	for i, tx := range req.Txs {

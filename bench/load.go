@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -317,19 +316,4 @@ func (p *proc) stop() error {
 		<-p.done
 		return fmt.Errorf("%s did not stop within 20 s: see %s", strings.Join(p.cmd.Args, " "), p.log)
 	}
-}
-
-// freePortsOn returns n distinct ports of host that were free a moment
-// ago; all n are held open until every one is chosen.
-func freePortsOn(host string, n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", host+":0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

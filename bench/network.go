@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealnet/sealnet/local"
+
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/sealnet/sealnet/apiclient"
@@ -198,7 +200,7 @@ func (n *network) stop() error {
 
 // writeOurs writes the homes of an N-org testnet, one validator per org.
 func (o NetworkOptions) writeOurs(dir string, hostBase int) (*network, error) {
-	ports, err := freePortsOn(fmt.Sprintf("127.0.0.%d", hostBase+1), 4)
+	ports, err := local.FreePorts(fmt.Sprintf("127.0.0.%d", hostBase+1), 4)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +315,7 @@ func (o NetworkOptions) startKV(dir string, hostBase int, chain node.ChannelConf
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePortsOn(fmt.Sprintf("127.0.0.%d", hostBase+1), 2)
+	ports, err := local.FreePorts(fmt.Sprintf("127.0.0.%d", hostBase+1), 2)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/parallel"
+
 	"github.com/sealnet/sealnet/internal/syncbuf"
 
 	"github.com/sealnet/sealnet/apiclient"
@@ -331,7 +333,7 @@ func txRate(ctx context.Context, ch *ledger.Channel, o *local.Org, method string
 	txs := make([][]byte, n)
 	now := time.Now()
 	var firstErr error
-	ledger.Parallel(n, func(i int) {
+	parallel.For(n, func(i int) {
 		var args any = index.FindArgs{Keyword: "bench", Limit: 10}
 		if method == "subfile" {
 			args = index.SubfileArgs{HashAddress: SampleCID, Summary: fmt.Sprintf("batch %d", i), Keywords: []string{"bench-tx"}}

@@ -25,11 +25,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sealnet/sealnet/internal/parallel"
 
 	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
@@ -402,27 +403,11 @@ func (a *App) authenticateAll(txs [][]byte) []authResult {
 	if len(misses) == 0 {
 		return out
 	}
-	Parallel(len(misses), func(j int) {
+	parallel.For(len(misses), func(j int) {
 		i := misses[j]
 		out[i].c, out[i].err = a.authenticate(txs[i], a.committed)
 	})
 	return out
-}
-
-// Parallel calls fn(0..n-1) on GOMAXPROCS goroutines and waits.
-func Parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // deliver runs one transaction in its own overlay and merges it into the

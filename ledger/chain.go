@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/parallel"
+
 	dbm "github.com/cometbft/cometbft-db"
 	abci "github.com/cometbft/cometbft/abci/types"
 	cmtcfg "github.com/cometbft/cometbft/config"
@@ -274,7 +276,7 @@ type Submitted struct {
 func (h *Host) SubmitMany(ctx context.Context, txs [][]byte, verify func(raw []byte) error) []Submitted {
 	out := make([]Submitted, len(txs))
 	if verify != nil {
-		Parallel(len(txs), func(i int) { out[i].Err = verify(txs[i]) })
+		parallel.For(len(txs), func(i int) { out[i].Err = verify(txs[i]) })
 	}
 	pending := make([]*Pending, len(txs))
 	for i, raw := range txs {

@@ -39,9 +39,10 @@ type Consortium struct {
 	Orgs []*Org
 }
 
-// freePorts returns n distinct free ports of host: all n are held open
-// until every one is chosen, so the kernel cannot hand out one twice.
-func freePorts(host string, n int) ([]int, error) {
+// FreePorts returns n distinct ports of host that were free a moment
+// ago: all n are held open until every one is chosen, so the kernel
+// cannot hand out one twice.
+func FreePorts(host string, n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", host+":0")
@@ -61,7 +62,7 @@ func Start(dir string, n int, log *slog.Logger) (*Consortium, error) {
 	}
 	hb := 100 + rand.IntN(100)
 	host := fmt.Sprintf("127.0.0.%d", hb+1)
-	ports, err := freePorts(host, 4)
+	ports, err := FreePorts(host, 4)
 	if err != nil {
 		return nil, err
 	}

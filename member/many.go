@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime"
 	"sync"
 	"time"
+
+	"github.com/sealnet/sealnet/internal/parallel"
 
 	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/contract/index"
@@ -142,7 +143,7 @@ func putBatch(ctx context.Context, c *apiclient.Client, id *identity.Identity, c
 	if n > 1 {
 		sealed = make([][]byte, n)
 		errs := make([]error, n)
-		parallel(n, func(k int) {
+		parallel.For(n, func(k int) {
 			var buf bytes.Buffer
 			sizes[k], errs[k] = encryptFile(&buf, files[idx[k]], keys[k], id, t1)
 			sealed[k] = buf.Bytes()
@@ -223,20 +224,4 @@ func encryptFile(w io.Writer, f File, key seal.DataKey, id *identity.Identity, t
 		return 0, fmt.Errorf("%s: %w", f.Name, err)
 	}
 	return n, nil
-}
-
-// parallel calls fn(0..n-1) on as many goroutines as there are cores.
-func parallel(n int, fn func(k int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := w; k < n; k += workers {
-				fn(k)
-			}
-		}()
-	}
-	wg.Wait()
 }

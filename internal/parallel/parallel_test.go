@@ -1,0 +1,19 @@
+package parallel
+
+import (
+	"sync/atomic"
+	"testing"
+)
+
+// Every index is called exactly once, whatever n is against the cores.
+func TestForCallsEachIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 17, 1000} {
+		calls := make([]atomic.Int32, n)
+		For(n, func(i int) { calls[i].Add(1) })
+		for i := range calls {
+			if c := calls[i].Load(); c != 1 {
+				t.Fatalf("n=%d: index %d called %d times", n, i, c)
+			}
+		}
+	}
+}
