@@ -31,6 +31,14 @@ func (c *Custodian) RequestKey(ctx context.Context, channel string, custodian id
 	if err != nil {
 		return nil, err
 	}
+	if pid == c.cfg.Host.ID() {
+		// the custodian is this node: a member of its own org asks
+		f := c.serve(sealed, pid)
+		if f == nil {
+			return nil, txerr.New(txerr.Unavailable, "this node, the custodian, could not answer: see its log")
+		}
+		return decodeAnswer(f)
+	}
 	st, err := c.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "keyreq"), pid, share.Protocol)
 	if err != nil {
 		return nil, txerr.New(txerr.Unavailable, "custodian node %s (%s@%s) is not reachable: %v", pid, rec.ID, rec.Org, err)
@@ -47,6 +55,11 @@ func (c *Custodian) RequestKey(ctx context.Context, channel string, custodian id
 	if err != nil {
 		return nil, txerr.New(txerr.Unavailable, "custodian closed the stream: %v", err)
 	}
+	return decodeAnswer(f)
+}
+
+// decodeAnswer reads the custodian's answer frame.
+func decodeAnswer(f []byte) ([]byte, error) {
 	if len(f) == 0 {
 		return nil, txerr.New(txerr.Malformed, "empty answer")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/sealnet/sealnet/canon"
 	"github.com/sealnet/sealnet/contract/index"
@@ -35,24 +36,31 @@ func (c *Custodian) handle(st network.Stream) {
 		c.cfg.Log.Warn("key request unreadable", "peer", st.Conn().RemotePeer(), "err", err)
 		return
 	}
+	if f := c.serve(sealed, st.Conn().RemotePeer()); f != nil {
+		if err := share.WriteFrame(st, f); err != nil {
+			c.cfg.Log.Warn("send answer", "err", err)
+		}
+	}
+}
+
+// serve opens and decides the sealed request that came from peer and
+// returns the frame to send back (nil: none, the failure is logged).
+func (c *Custodian) serve(sealed []byte, from peer.ID) []byte {
 	in, err := c.ver.OpenRequest(sealed, time.Now())
 	if err != nil {
 		// no answer can be sealed to an unverified sender; say why in clear
-		c.cfg.Log.Warn("key request rejected", "peer", st.Conn().RemotePeer(), "err", err)
-		share.WriteFrame(st, append([]byte{frameError}, err.Error()...))
-		return
+		c.cfg.Log.Warn("key request rejected", "peer", from, "err", err)
+		return append([]byte{frameError}, err.Error()...)
 	}
 	key, code, msg := c.answer(in)
 	ans, hash, _, err := c.ver.Answer(in, key, code, msg, time.Now())
 	if err != nil {
 		c.cfg.Log.Error("seal answer", "err", err)
-		return
+		return nil
 	}
 	// the answer goes out at once; its record follows in the next block
 	go c.record(in, hash, key != nil, code)
-	if err := share.WriteFrame(st, append([]byte{frameAnswer}, ans...)); err != nil {
-		c.cfg.Log.Warn("send answer", "err", err)
-	}
+	return append([]byte{frameAnswer}, ans...)
 }
 
 // answer decides a verified request (see Decide) and returns the key it

@@ -204,6 +204,65 @@ func TestTwoNodesOnOneMachine(t *testing.T) {
 	if !regexp.MustCompile(fmt.Sprintf(`plaintext %d bytes, ciphertext %d bytes \(what the CID addresses\)`, len(payload), put.CiphertextSize)).MatchString(text) {
 		t.Fatalf("put text:\n%s", text)
 	}
+
+	// a directory (with a subdirectory) and a file beside it go in one
+	// command: one entry per regular file, each findable and readable
+	batch := filepath.Join(dir, "batch")
+	os.MkdirAll(filepath.Join(batch, "sub"), 0o700)
+	want := map[string][]byte{}
+	for i := range 42 {
+		p := filepath.Join(batch, fmt.Sprintf("f%02d.log", i))
+		if i >= 40 {
+			p = filepath.Join(batch, "sub", fmt.Sprintf("f%02d.log", i))
+		}
+		b := make([]byte, 100+i*37)
+		rand.Read(b)
+		os.WriteFile(p, b, 0o600)
+		want[p] = b
+	}
+	want[src] = payload
+	var many []struct {
+		Name          string `json:"name"`
+		CID           string `json:"cid"`
+		TXNumber      string `json:"tx_number"`
+		PlaintextSize int64  `json:"plaintext_size"`
+	}
+	if err := run(t, sealnet, &many, "data", "put", batch, src, "--keyword", "batchkw", "--home", homeA); err != nil {
+		t.Fatal(err)
+	}
+	cids := map[string]bool{}
+	for _, f := range many {
+		if b, ok := want[f.Name]; !ok || f.PlaintextSize != int64(len(b)) || f.TXNumber == "" {
+			t.Fatalf("put of a directory: %+v", f)
+		}
+		cids[f.CID] = true
+	}
+	if len(many) != len(want) || len(cids) != len(want) {
+		t.Fatalf("put %d files, got %d results with %d distinct CIDs", len(want), len(many), len(cids))
+	}
+	var found struct {
+		Entries []struct {
+			TXNumber string `json:"tx_number"`
+		} `json:"entries"`
+	}
+	if err := run(t, sealnet, &found, "index", "find", "batchkw", "--home", homeA); err != nil {
+		t.Fatal(err)
+	}
+	if len(found.Entries) != len(want) {
+		t.Fatalf("found %d entries for %d files", len(found.Entries), len(want))
+	}
+	last := many[len(many)-2]
+	dst := filepath.Join(dir, "fetched.log")
+	if err := run(t, sealnet, nil, "data", "get", last.TXNumber, "-o", dst, "--home", homeA); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, want[last.Name]) {
+		t.Fatalf("got back %d bytes of %s, put %d", len(got), last.Name, len(want[last.Name]))
+	}
+	text = runText(t, sealnet, "data", "put", filepath.Join(batch, "sub"), "--keyword", "batchkw", "--home", homeA)
+	if !strings.Contains(text, "stored and indexed 2 of 2 files") {
+		t.Fatalf("put of a directory, text:\n%s", text)
+	}
 }
 
 // 'sealnet p2p key' gives a home without a libp2p key (one made before

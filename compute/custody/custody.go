@@ -341,6 +341,14 @@ func (s *Service) Relay(ctx context.Context, channel string, custodianFP identit
 	if err != nil {
 		return nil, err
 	}
+	if pid == s.cfg.Host.ID() {
+		// the custodian is this node: a worker of the requester's own org
+		ans, err := s.Answer(ctx, signed, time.Now())
+		if err != nil {
+			return nil, txerr.New(txerr.Rejected, "custodian refused the request unheard: %v", err)
+		}
+		return canon.MustMarshal(ans), nil
+	}
 	st, err := s.cfg.Host.NewStream(network.WithAllowLimitedConn(ctx, "computekeys"), pid, keys.Protocol)
 	if err != nil {
 		return nil, txerr.New(txerr.Unavailable, "custodian node %s (%s@%s) is not reachable: %v", pid, m.ID, m.Org, err)
