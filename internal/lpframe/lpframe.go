@@ -86,9 +86,11 @@ type ByteReader interface {
 
 // ReadVarint reads uvarint(len) || bytes of at most max bytes; a zero
 // length returns an empty, non-nil slice. An error reading the prefix is
-// returned as is; an oversized or truncated field is ErrMalformed.
+// returned as is (io.EOF before its first byte); a prefix that is not
+// the minimal uvarint (as Uvarint), an oversized or a truncated field is
+// ErrMalformed, so that every field has exactly one encoding.
 func ReadVarint(r ByteReader, max int) ([]byte, error) {
-	n, err := binary.ReadUvarint(r)
+	n, err := readUvarint(r)
 	if err != nil {
 		return nil, err
 	}
@@ -100,4 +102,24 @@ func ReadVarint(r ByteReader, max int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: truncated field: %v", ErrMalformed, err)
 	}
 	return b, nil
+}
+
+// readUvarint reads one uvarint byte by byte, as strictly as Uvarint.
+func readUvarint(r io.ByteReader) (uint64, error) {
+	var buf [binary.MaxVarintLen64]byte
+	for i := range buf {
+		c, err := r.ReadByte()
+		if err != nil {
+			if i > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		buf[i] = c
+		if c < 0x80 {
+			v, _, err := Uvarint(buf[:i+1])
+			return v, err
+		}
+	}
+	return 0, fmt.Errorf("%w: varint overflows 64 bits", ErrMalformed)
 }

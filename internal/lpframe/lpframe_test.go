@@ -67,6 +67,35 @@ func TestVarintFields(t *testing.T) {
 	if _, err := ReadVarint(bufio.NewReader(bytes.NewReader([]byte{3, 'a'})), 100); !errors.Is(err, ErrMalformed) {
 		t.Errorf("truncated field: %v", err)
 	}
+	// a length has one encoding: 0x83 0x00 is 3 written long
+	if _, err := ReadVarint(bufio.NewReader(bytes.NewReader([]byte{0x83, 0x00, 'a', 'b', 'c'})), 100); !errors.Is(err, ErrMalformed) {
+		t.Errorf("non-minimal length: %v", err)
+	}
+	if _, err := ReadVarint(bufio.NewReader(bytes.NewReader(bytes.Repeat([]byte{0xff}, 11))), 100); !errors.Is(err, ErrMalformed) {
+		t.Errorf("overflowing length: %v", err)
+	}
+	if _, err := ReadVarint(bufio.NewReader(bytes.NewReader(nil)), 100); err != io.EOF {
+		t.Errorf("end of stream before a field: %v", err)
+	}
+	if _, err := ReadVarint(bufio.NewReader(bytes.NewReader([]byte{0x80})), 100); err != io.ErrUnexpectedEOF {
+		t.Errorf("end of stream inside a length: %v", err)
+	}
+}
+
+// Whatever ReadVarint accepts re-frames to the same bytes.
+func FuzzReadVarint(f *testing.F) {
+	f.Add([]byte{3, 'c', 'i', 'd', 0})
+	f.Add([]byte{0x83, 0x00, 'a', 'b', 'c'})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r := bufio.NewReader(bytes.NewReader(raw))
+		b, err := ReadVarint(r, 1<<10)
+		if err != nil {
+			return
+		}
+		if again := AppendVarint(nil, b); !bytes.Equal(again, raw[:len(again)]) {
+			t.Fatalf("re-framed % x as % x", raw[:len(again)], again)
+		}
+	})
 }
 
 // Whatever Read accepts re-frames to the same bytes.
