@@ -119,7 +119,8 @@ func TestCorruptHomeRefusesToStart(t *testing.T) {
 
 func TestTestnetHomes(t *testing.T) {
 	dir := t.TempDir()
-	nodes, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 26656, APIPort: 7700, LibP2P: 4001, HostBase: 10})
+	nodes, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 26656, APIPort: 7700, LibP2P: 4001, HostBase: 10,
+		TimeoutCommit: 25 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +133,11 @@ func TestTestnetHomes(t *testing.T) {
 		t.Fatal("nodes do not share one genesis")
 	}
 	cfg, err := nodes[0].Home.LoadConfig()
-	if err != nil || strings.Count(cfg.Channels[0].PersistentPeers, "@") != 2 {
-		t.Fatalf("peers of org1: %+v %v", cfg, err)
+	if err != nil || strings.Count(cfg.Channels[0].PersistentPeers, "@") != 2 || cfg.Channels[0].TimeoutCommitMS != 25 {
+		t.Fatalf("peers and pause of org1: %+v %v", cfg, err)
+	}
+	if _, err := Testnet(TestnetOptions{Orgs: 1, Out: t.TempDir(), Channel: "default", TimeoutCommit: -time.Millisecond}); err == nil || !strings.Contains(err.Error(), "must not be negative") {
+		t.Fatalf("a negative pause: %v", err)
 	}
 	if _, err := Testnet(TestnetOptions{Orgs: 3, Out: dir, Channel: "default", P2PPort: 1, APIPort: 2, HostBase: 10}); err == nil {
 		t.Fatal("testnet overwrote existing homes")

@@ -49,6 +49,9 @@ func Testnet(o TestnetOptions) ([]TestnetNode, error) {
 	if o.Orgs < 1 || o.Orgs > 64 {
 		return nil, fmt.Errorf("--orgs %d: want 1-64", o.Orgs)
 	}
+	if o.TimeoutCommit < 0 {
+		return nil, fmt.Errorf("--timeout-commit %s: must not be negative", o.TimeoutCommit)
+	}
 	now := time.Now()
 	var (
 		nodes []TestnetNode
