@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sealnet/sealnet/internal/parallel"
+
 	"github.com/sealnet/sealnet/local"
 
 	dbm "github.com/cometbft/cometbft-db"
@@ -330,31 +332,22 @@ func kvTransactions(n, size int, key *ecdsa.PrivateKey) [][]byte {
 	if key != nil {
 		body -= sigHexLen
 	}
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				kv := fmt.Appendf(nil, "k%012d=", i)
-				for len(kv) < body {
-					kv = append(kv, 'v')
-				}
-				if key == nil {
-					txs[i] = kv
-					continue
-				}
-				d := sha256.Sum256(kv)
-				sig, err := identity.Sign(key, d[:])
-				if err != nil {
-					panic(err) // signing with a valid P-256 key cannot fail
-				}
-				txs[i] = append([]byte(hex.EncodeToString(sig)), kv...)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.For(n, func(i int) {
+		kv := fmt.Appendf(nil, "k%012d=", i)
+		for len(kv) < body {
+			kv = append(kv, 'v')
+		}
+		if key == nil {
+			txs[i] = kv
+			return
+		}
+		d := sha256.Sum256(kv)
+		sig, err := identity.Sign(key, d[:])
+		if err != nil {
+			panic(err) // signing with a valid P-256 key cannot fail
+		}
+		txs[i] = append([]byte(hex.EncodeToString(sig)), kv...)
+	})
 	return txs
 }
 
