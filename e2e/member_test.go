@@ -90,8 +90,9 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 	carol := memberHome(t, sealnet, dir, org2, "carol", identity.RoleClient)
 	audrey := memberHome(t, sealnet, dir, org1, "audrey", identity.RoleAuditor)
 
-	// bob follows the channel's events from his machine
-	ev := start(t, sealnet, bob, "events", "--follow", "--json")
+	// bob follows the channel's events from his machine, from the first
+	// block: his put may commit before the stream is up
+	ev := start(t, sealnet, bob, "events", "--follow", "--from", "1", "--json")
 
 	// bob stores a file; carol, at the other company, finds and fetches it
 	src := filepath.Join(dir, "spindle.csv")
