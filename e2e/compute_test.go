@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealnet/sealnet/apiclient"
 	"github.com/sealnet/sealnet/identity"
 	"github.com/sealnet/sealnet/internal/wasmbuild"
 )
@@ -25,22 +23,7 @@ func TestComputeBetweenProcesses(t *testing.T) {
 		t.Skip("starts node and worker processes and builds a WebAssembly module")
 	}
 	sealnet := bin(t)
-	dir, _ := testnet(t, sealnet, 2)
-	org1, org2 := filepath.Join(dir, "org1"), filepath.Join(dir, "org2")
-	start(t, sealnet, org1)
-	start(t, sealnet, org2)
-	waitFor(t, "both nodes serve", time.Minute, func() error {
-		for _, h := range []string{org1, org2} {
-			var s apiclient.Status
-			if err := run(t, sealnet, &s, "status", "--home", h, "--timeout", "3s"); err != nil {
-				return err
-			}
-			if s.Channels[0].Peers < 1 {
-				return fmt.Errorf("%s has no peer yet", h)
-			}
-		}
-		return nil
-	})
+	dir, org1, org2 := startTwoOrgs(t, sealnet)
 	analyst := memberHome(t, sealnet, dir, org1, "analyst", identity.RoleClient)
 	lender := memberHome(t, sealnet, dir, org2, "w1", identity.RoleWorker)
 

@@ -20,6 +20,30 @@ import (
 	"github.com/sealnet/sealnet/txerr"
 )
 
+// startTwoOrgs writes a 2-org testnet, starts both nodes and waits until
+// each serves and sees the other; it returns the testnet's directory and
+// the two homes.
+func startTwoOrgs(t *testing.T, sealnet string) (dir, org1, org2 string) {
+	t.Helper()
+	dir, _ = testnet(t, sealnet, 2)
+	org1, org2 = filepath.Join(dir, "org1"), filepath.Join(dir, "org2")
+	start(t, sealnet, org1)
+	start(t, sealnet, org2)
+	waitFor(t, "both nodes serve", time.Minute, func() error {
+		for _, h := range []string{org1, org2} {
+			var s apiclient.Status
+			if err := run(t, sealnet, &s, "status", "--home", h, "--timeout", "3s"); err != nil {
+				return err
+			}
+			if s.Channels[0].Peers < 1 {
+				return fmt.Errorf("%s has no peer yet", h)
+			}
+		}
+		return nil
+	})
+	return dir, org1, org2
+}
+
 // memberHome makes a member's own machine: its key made there ('ca csr'),
 // its certificate issued by the org admin on the node's home ('ca issue
 // --csr') and imported with the org root and the node's address ('ca
@@ -70,22 +94,7 @@ func TestMembersReachTheirNodeOverTLS(t *testing.T) {
 		t.Skip("starts two node processes")
 	}
 	sealnet := bin(t)
-	dir, _ := testnet(t, sealnet, 2)
-	org1, org2 := filepath.Join(dir, "org1"), filepath.Join(dir, "org2")
-	start(t, sealnet, org1)
-	start(t, sealnet, org2)
-	waitFor(t, "both nodes serve", time.Minute, func() error {
-		for _, h := range []string{org1, org2} {
-			var s apiclient.Status
-			if err := run(t, sealnet, &s, "status", "--home", h, "--timeout", "3s"); err != nil {
-				return err
-			}
-			if s.Channels[0].Peers < 1 {
-				return fmt.Errorf("%s has no peer yet", h)
-			}
-		}
-		return nil
-	})
+	dir, org1, org2 := startTwoOrgs(t, sealnet)
 	bob := memberHome(t, sealnet, dir, org1, "bob", identity.RoleClient)
 	carol := memberHome(t, sealnet, dir, org2, "carol", identity.RoleClient)
 	audrey := memberHome(t, sealnet, dir, org1, "audrey", identity.RoleAuditor)
